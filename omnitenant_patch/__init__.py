@@ -1,0 +1,33 @@
+"""omnitenant_patch: every Celery task runs in the tenant that queued it.
+
+One line in ``settings.py``::
+
+    from omnitenant_patch import patch_celery
+    patch_celery()
+"""
+
+from .context import TenantContext
+from .exceptions import (
+    ImproperlyConfigured,
+    InvalidTenantHeader,
+    OmnitenantError,
+    TenantNotFound,
+    UnsupportedCeleryVersion,
+)
+from .patch import is_patched, patch_celery, unpatch_celery
+from .tenants import get_tenant_model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ImproperlyConfigured",
+    "InvalidTenantHeader",
+    "OmnitenantError",
+    "TenantContext",
+    "TenantNotFound",
+    "UnsupportedCeleryVersion",
+    "get_tenant_model",
+    "is_patched",
+    "patch_celery",
+    "unpatch_celery",
+]

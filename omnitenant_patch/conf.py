@@ -1,0 +1,161 @@
+"""Settings: every ``OMNITENANT_CONFIG`` key with its default, read in one place.
+
+``patch_celery()`` is called from ``settings.py`` before the rest of the
+settings exist, so nothing here is read at import time: ``get_config()``
+builds the effective configuration on first use and caches it until Django's
+``setting_changed`` signal (``override_settings``) or a new override drops it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Dict, NamedTuple, Optional
+
+from .exceptions import ImproperlyConfigured
+
+DEFAULTS: Dict[str, Any] = {
+    "TENANT_MODEL": None,  # "app_label.ModelName"; required where tenants are looked up
+    "TENANT_ID_FIELD": "tenant_id",  # field the header value is looked up by
+    "CELERY": {
+        "AUTO_CAPTURE": True,  # fall back to TenantContext.get_tenant() at enqueue
+        "HEADER": "tenant_id",  # the seed's name, so in-flight messages interoperate
+    },
+}
+
+# patch_celery(**overrides) keyword -> (section, key) in OMNITENANT_CONFIG.
+OVERRIDES = {
+    "tenant_model": (None, "TENANT_MODEL"),
+    "tenant_id_field": (None, "TENANT_ID_FIELD"),
+    "auto_capture": ("CELERY", "AUTO_CAPTURE"),
+    "header": ("CELERY", "HEADER"),
+}
+
+# Names a custom header must not take: on Celery <= 5.2 custom headers become
+# attributes of the task request, next to these.
+_RESERVED_HEADERS = frozenset(
+    """
+    id task args kwargs retries eta expires group group_index chord chain callbacks errbacks
+    root_id parent_id origin shadow timelimit argsrepr kwargsrepr lang headers reply_to
+    correlation_id delivery_info hostname is_eager loglevel logfile called_directly utc
+    ignore_result stamps stamped_headers replaced_task_nesting properties
+    """.split()
+)
+
+
+class Config(NamedTuple):
+    tenant_model: Optional[str]
+    tenant_id_field: str
+    auto_capture: bool
+    header: str
+
+
+_lock = threading.Lock()
+_overrides: Dict[str, Any] = {}
+_cached: Optional[Config] = None
+
+
+def get_config() -> Config:
+    """Return the effective configuration: defaults, then settings, then overrides."""
+    config = _cached
+    if config is None:
+        config = _load()
+    return config
+
+
+def set_overrides(overrides: Dict[str, Any]) -> None:
+    """Record ``patch_celery(**overrides)``; unknown names are refused at once."""
+    unknown = sorted(set(overrides) - set(OVERRIDES))
+    if unknown:
+        raise TypeError(
+            f"patch_celery() got unknown option(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(OVERRIDES))}"
+        )
+    global _cached
+    with _lock:
+        _overrides.clear()
+        _overrides.update(overrides)
+        _cached = None
+
+
+def reset(**_: Any) -> None:
+    """Drop the cached configuration (connected to Django's ``setting_changed``)."""
+    global _cached
+    _cached = None
+
+
+def _user_settings() -> Dict[str, Any]:
+    from django.conf import settings
+
+    if not settings.configured:
+        return {}
+    value = getattr(settings, "OMNITENANT_CONFIG", None) or {}
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(
+            f"OMNITENANT_CONFIG must be a dict, not {type(value).__name__}"
+        )
+    return value
+
+
+def _load() -> Config:
+    global _cached
+    user = _user_settings()
+    celery_section = user.get("CELERY") or {}
+    if not isinstance(celery_section, dict):
+        raise ImproperlyConfigured('OMNITENANT_CONFIG["CELERY"] must be a dict')
+    merged = {
+        None: {k: user.get(k, v) for k, v in DEFAULTS.items() if k != "CELERY"},
+        "CELERY": dict(DEFAULTS["CELERY"], **celery_section),
+    }
+    with _lock:
+        for name, value in _overrides.items():
+            section, key = OVERRIDES[name]
+            merged[section][key] = value
+        config = Config(
+            tenant_model=merged[None]["TENANT_MODEL"],
+            tenant_id_field=merged[None]["TENANT_ID_FIELD"],
+            auto_capture=merged["CELERY"]["AUTO_CAPTURE"],
+            header=merged["CELERY"]["HEADER"],
+        )
+        _validate(config)
+        _cached = config
+    return config
+
+
+def _validate(config: Config) -> None:
+    if config.tenant_model is not None and (
+        not isinstance(config.tenant_model, str) or config.tenant_model.count(".") != 1
+    ):
+        raise ImproperlyConfigured(
+            f'OMNITENANT_CONFIG["TENANT_MODEL"] must look like "app_label.ModelName", '
+            f"not {config.tenant_model!r}"
+        )
+    if not isinstance(config.tenant_id_field, str) or not config.tenant_id_field:
+        raise ImproperlyConfigured(
+            f'OMNITENANT_CONFIG["TENANT_ID_FIELD"] must be a field name, '
+            f"not {config.tenant_id_field!r}"
+        )
+    if not isinstance(config.auto_capture, bool):
+        raise ImproperlyConfigured(
+            f'OMNITENANT_CONFIG["CELERY"]["AUTO_CAPTURE"] must be True or False, '
+            f"not {config.auto_capture!r}"
+        )
+    header = config.header
+    if not isinstance(header, str) or not header.isidentifier():
+        raise ImproperlyConfigured(
+            f'OMNITENANT_CONFIG["CELERY"]["HEADER"] must be a name made of letters, digits '
+            f"and underscores, not {header!r}"
+        )
+    if header in _RESERVED_HEADERS or header.startswith("_"):
+        raise ImproperlyConfigured(
+            f'OMNITENANT_CONFIG["CELERY"]["HEADER"] = {header!r} clashes with a field of '
+            f"Celery's own task request; pick another name such as 'tenant_id'"
+        )
+
+
+def _connect_setting_changed() -> None:
+    from django.core.signals import setting_changed
+
+    setting_changed.connect(reset, dispatch_uid="omnitenant_patch.conf.reset")
+
+
+_connect_setting_changed()

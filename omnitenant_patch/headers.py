@@ -1,0 +1,143 @@
+"""Header carry: where the tenant id goes when a task is queued, and where it is read back.
+
+Queueing side. The tenant comes from, in order:
+1. an explicit ``tenant_id=`` option or ``tenant_id`` kwarg (``None`` = no tenant);
+2. the tenant header already in ``headers=`` (Celery >= 5.3 re-sends it on retry);
+3. the task running in this thread, when Celery itself publishes on its behalf:
+   its retry, and after its body returned, chain steps, ``link``/``link_error``
+   callbacks and chord bodies (canvas options are not inherited, and on
+   Celery <= 5.2 a retry drops custom headers);
+4. with ``AUTO_CAPTURE``, ``TenantContext.get_tenant()``.
+
+Worker side. Under message protocol 2 custom headers are merged flat into the
+message headers; where they surface depends on the Celery line (see
+``celery_compat``), so ``header_value`` reads every place in a fixed order.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Dict, Optional, Tuple
+
+from celery._state import get_current_task
+
+from .conf import get_config
+from .context import TenantContext
+from .tenants import tenant_id_of
+
+# The apply_async()/send_task() option and task kwarg, whatever the header is called.
+OPTION = "tenant_id"
+IN_BODY = "_omnitenant_in_body"  # set on a task request while its body runs
+
+_MISSING = object()
+_accepts_cache: Dict[Any, bool] = {}
+
+
+def header_value(request: Any, header: str) -> Any:
+    """Return the raw tenant header of a task request, or ``None`` when it has none.
+
+    Order: ``request.headers[header]`` (Celery >= 5.3, eager), then a nested
+    ``request.headers["headers"][header]`` (added by some tracing tools), then
+    ``getattr(request, header)`` (Celery <= 5.2, where headers are attributes).
+    """
+    headers = getattr(request, "headers", None)
+    if headers:
+        value = headers.get(header, _MISSING)
+        if value is not _MISSING:
+            return value
+        nested = headers.get("headers")
+        if isinstance(nested, dict) and header in nested:
+            return nested[header]
+    return getattr(request, header, None)
+
+
+def accepts_tenant_kwarg(task: Any) -> bool:
+    """True when the task's own ``run`` declares a ``tenant_id`` parameter (cached per function)."""
+    run = getattr(type(task), "run", None)
+    try:
+        return _accepts_cache[run]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable run: do not cache
+        return _declares_tenant_id(task)
+    accepts = _accepts_cache[run] = _declares_tenant_id(task)
+    return accepts
+
+
+def _declares_tenant_id(task: Any) -> bool:
+    try:
+        parameter = inspect.signature(task.run).parameters.get(OPTION)
+    except (TypeError, ValueError):
+        return False
+    return parameter is not None and parameter.kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        inspect.Parameter.KEYWORD_ONLY,
+    )
+
+
+def take_explicit(
+    task: Any, kwargs: Any, options: Dict[str, Any]
+) -> Tuple[Any, Dict[str, Any]]:
+    """Move an explicit tenant (option or kwarg) into ``options['headers']``.
+
+    Returns new ``kwargs`` and ``options``; the caller's dicts are never
+    written. Raises ``TypeError``/``ValueError`` on a bad value, before
+    anything is published. ``task`` may be ``None`` (``send_task`` of a task
+    this process does not know): its kwarg is then left in place.
+    """
+    explicit = options.pop(OPTION, _MISSING)
+    if kwargs and OPTION in kwargs:
+        from_kwargs = kwargs[OPTION]
+        if task is not None and not accepts_tenant_kwarg(task):
+            kwargs = {k: v for k, v in kwargs.items() if k != OPTION}
+        if explicit is _MISSING:
+            explicit = from_kwargs
+        elif tenant_id_of(explicit) != tenant_id_of(from_kwargs, what="kwargs['tenant_id']"):
+            raise ValueError(
+                f"conflicting tenants: option tenant_id={explicit!r} but "
+                f"kwargs['tenant_id']={from_kwargs!r}; pass one of them"
+            )
+    if explicit is not _MISSING:
+        _set_header(options, tenant_id_of(explicit))
+    return kwargs, options
+
+
+def ensure_header(options: Dict[str, Any], task_id: Optional[str]) -> Dict[str, Any]:
+    """Give ``options`` a tenant header when none was set explicitly (idempotent)."""
+    header = get_config().header
+    headers = options.get("headers")
+    if headers:
+        if header in headers:
+            tenant_id_of(headers[header], what=f"headers[{header!r}]")
+            return options
+        nested = headers.get("headers")
+        if isinstance(nested, dict) and header in nested:
+            _set_header(options, tenant_id_of(nested[header], what=f"headers[{header!r}]"))
+            return options
+    value = _implicit_tenant_id(task_id)
+    if value is not None:
+        _set_header(options, value)
+    return options
+
+
+def _implicit_tenant_id(task_id: Optional[str]) -> Optional[str]:
+    current = get_current_task()
+    if current is not None:
+        request = current.request
+        if not request.called_directly and (
+            not getattr(request, IN_BODY, False) or (task_id is not None and task_id == request.id)
+        ):
+            inherited = header_value(request, get_config().header)
+            if inherited is not None:
+                return tenant_id_of(inherited, what="inherited tenant header")
+    if get_config().auto_capture:
+        return tenant_id_of(TenantContext.get_tenant(), what="TenantContext.get_tenant()")
+    return None
+
+
+def _set_header(options: Dict[str, Any], value: Optional[str]) -> None:
+    # An explicit "no tenant" travels as None, so that the implicit step further
+    # down the call (send_task/apply run ensure_header again) leaves it alone.
+    headers = dict(options.get("headers") or {})
+    headers[get_config().header] = value
+    options["headers"] = headers

@@ -1,0 +1,282 @@
+"""The patch: a table of (owner, attribute, replacement) that install and uninstall walk.
+
+Queueing side: ``Task.apply_async`` takes an explicit tenant out of the
+options and kwargs before Celery checks the arguments; ``Celery.send_task``
+(where every publish ends) and ``Task.apply`` (eager) add the implicit one.
+
+Worker side: ``task_prerun`` looks the tenant up and enters it; ``task_postrun``
+leaves it. The tracer publishes chain steps, callbacks and chord bodies between
+the two, so they see the tenant too. Signal receivers cannot fail a task, so
+``Task.__call__`` raises the lookup's error (``TenantNotFound``) on the call
+path: the task fails and its body never runs.
+
+``celery worker`` replaces ``Task.__call__`` while it starts
+(``setup_worker_optimizations``), after settings are imported, and then calls
+``task.run`` directly; so ``__call__`` is put back on ``celeryd_init``,
+``worker_init`` and ``worker_process_init``. Our ``__call__`` does what
+Celery's ``__protected_call__`` does for a traced execution (runs ``self.run``
+itself, keeping ``self.request`` intact) and defers to Celery's own otherwise.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Dict, List, Optional, Tuple
+
+from celery import signals
+from celery.app import trace as celery_trace
+from celery.app.base import Celery
+from celery.app.task import Task
+
+from . import conf
+from .celery_compat import check_celery_version
+from .context import TenantContext, _enter, _leave
+from .exceptions import ImproperlyConfigured, InvalidTenantHeader
+from .headers import (
+    IN_BODY,
+    OPTION,
+    accepts_tenant_kwarg,
+    ensure_header,
+    header_value,
+    take_explicit,
+)
+from .tenants import MAX_TENANT_ID_LENGTH, lookup_tenant, tenant_id_of
+
+_SCOPE = "_omnitenant_scope"  # set on a task request between task_prerun and task_postrun
+
+_lock = threading.RLock()
+_patched = False
+_overrides: Dict[str, Any] = {}
+_displaced: Dict[Tuple[type, str], Any] = {}  # what each patched attribute held before
+_celery_call: Any = None  # Celery's own Task.__call__, behind any stack protection
+
+
+# --------------------------------------------------------------------------- queueing side
+
+def _apply_async(self, args=None, kwargs=None, *rest, **options):
+    kwargs, options = take_explicit(self, kwargs, options)
+    return _displaced[Task, "apply_async"](self, args, kwargs, *rest, **options)
+
+
+def _send_task(self, name, args=None, kwargs=None, **options):
+    kwargs, options = take_explicit(self._tasks.get(name), kwargs, options)
+    ensure_header(options, options.get("task_id"))
+    return _displaced[Celery, "send_task"](self, name, args, kwargs, **options)
+
+
+def _apply(self, args=None, kwargs=None, *rest, **options):
+    kwargs, options = take_explicit(self, kwargs, options)
+    ensure_header(options, options.get("task_id"))
+    return _displaced[Task, "apply"](self, args, kwargs, *rest, **options)
+
+
+# --------------------------------------------------------------------------- worker side
+
+class _Scope:
+    """The tenant a task request runs in, and how to leave it."""
+
+    __slots__ = ("error", "token")
+
+    def __init__(self, error: Optional[BaseException], token: Any) -> None:
+        self.error = error
+        self.token = token
+
+
+def _open_scope(task: Any, request: Any) -> _Scope:
+    try:
+        tenant = _tenant_for_request(task, request)
+    except Exception as exc:  # refused on the call path, in Task.__call__
+        return _Scope(exc, None)
+    return _Scope(None, _enter(tenant))
+
+
+def _close_scope(scope: _Scope) -> None:
+    if scope.token is not None:
+        _leave(scope.token)
+        scope.token = None
+
+
+def _tenant_for_request(task: Any, request: Any) -> Any:
+    header = conf.get_config().header
+    value = header_value(request, header)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TENANT_ID_LENGTH:
+        raise InvalidTenantHeader(
+            f"header {header!r} on task {task.name} is {str(value)[:60]!r} "
+            f"({type(value).__name__}); a tenant id is a non-empty string of at most "
+            f"{MAX_TENANT_ID_LENGTH} characters"
+        )
+    return lookup_tenant(value, task_name=task.name)
+
+
+def _on_task_prerun(sender=None, task=None, **_):
+    task = task or sender
+    if task is None:
+        return
+    request = task.request
+    if getattr(request, _SCOPE, None) is None:
+        setattr(request, _SCOPE, _open_scope(task, request))
+
+
+def _on_task_postrun(sender=None, task=None, **_):
+    task = task or sender
+    if task is None:
+        return
+    scope = getattr(task.request, _SCOPE, None)
+    if scope is not None:
+        setattr(task.request, _SCOPE, None)
+        _close_scope(scope)
+
+
+def _call(self, *args, **kwargs):
+    stack = self.request_stack
+    request = stack.top
+    if request is not None and not request._protected and len(stack) == 1 \
+            and not request.called_directly:
+        request._protected = 1
+        return _run_traced(self, request, args, kwargs)
+    if kwargs and OPTION in kwargs:
+        return _call_in_tenant(self, args, kwargs)
+    return _celery_call(self, *args, **kwargs)
+
+
+def _run_traced(task: Any, request: Any, args: tuple, kwargs: dict) -> Any:
+    scope = getattr(request, _SCOPE, None)
+    opened_here = scope is None  # no task_prerun: eager paths of some lines, tests
+    if opened_here:
+        scope = _open_scope(task, request)
+    try:
+        if scope.error is not None:
+            raise scope.error
+        if OPTION in kwargs and not accepts_tenant_kwarg(task):
+            kwargs = {k: v for k, v in kwargs.items() if k != OPTION}
+        setattr(request, IN_BODY, True)
+        try:
+            return task.run(*args, **kwargs)
+        finally:
+            setattr(request, IN_BODY, False)
+    finally:
+        if opened_here:
+            _close_scope(scope)
+
+
+def _call_in_tenant(task: Any, args: tuple, kwargs: dict) -> Any:
+    """A plain call ``task(..., tenant_id=...)``: run in that tenant, then restore the caller's."""
+    tenant_id = tenant_id_of(kwargs[OPTION])
+    if not accepts_tenant_kwarg(task):
+        kwargs = {k: v for k, v in kwargs.items() if k != OPTION}
+    tenant = None if tenant_id is None else lookup_tenant(tenant_id, task_name=task.name)
+    with TenantContext.use_tenant(tenant):
+        return _celery_call(task, *args, **kwargs)
+
+
+def _on_worker_start(**_):
+    """Put ``Task.__call__`` back after the worker's start-up replaced it."""
+    with _lock:
+        if _patched:
+            for owner, name, replacement in PATCHES:
+                if owner.__dict__.get(name) is not replacement:
+                    setattr(owner, name, replacement)
+
+
+# --------------------------------------------------------------------------- install / uninstall
+
+PATCHES: List[Tuple[type, str, Any]] = [
+    (Task, "apply_async", _apply_async),
+    (Task, "apply", _apply),
+    (Task, "__call__", _call),
+    (Celery, "send_task", _send_task),
+]
+
+SIGNALS = [
+    (signals.task_prerun, _on_task_prerun),
+    (signals.task_postrun, _on_task_postrun),
+    (signals.celeryd_init, _on_worker_start),
+    (signals.worker_init, _on_worker_start),
+    (signals.worker_process_init, _on_worker_start),
+]
+
+
+def patch_celery(**overrides: Any) -> None:
+    """Make every Celery task run in the tenant that queued it. The one line for ``settings.py``.
+
+    Idempotent and thread-safe; settings are read lazily, so it may come
+    before ``OMNITENANT_CONFIG`` in the settings module. Keyword overrides win
+    over ``OMNITENANT_CONFIG``: ``tenant_model``, ``tenant_id_field``,
+    ``auto_capture``, ``header``.
+
+    >>> from omnitenant_patch import patch_celery
+    >>> patch_celery()  # in settings.py
+    """
+    global _patched
+    with _lock:
+        if _patched:
+            if overrides and overrides != _overrides:
+                raise ImproperlyConfigured(
+                    f"patch_celery() already ran with {_overrides or 'no overrides'}; "
+                    f"call unpatch_celery() before patching with {overrides}"
+                )
+            return
+        check_celery_version()
+        conf.set_overrides(overrides)
+        _overrides.clear()
+        _overrides.update(overrides)
+        _install()
+        _patched = True
+
+
+def unpatch_celery() -> None:
+    """Undo ``patch_celery()``: every patched attribute gets back exactly what it held."""
+    global _patched
+    with _lock:
+        if not _patched:
+            return
+        for signal, receiver in SIGNALS:
+            signal.disconnect(receiver, dispatch_uid=_uid(receiver))
+        for owner, name, _ in PATCHES:
+            original = _displaced.pop((owner, name))
+            if original is _ABSENT:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
+        _overrides.clear()
+        conf.set_overrides({})
+        _patched = False
+
+
+def is_patched() -> bool:
+    """True between ``patch_celery()`` and ``unpatch_celery()``."""
+    return _patched
+
+
+_ABSENT = object()
+
+
+def _install() -> None:
+    global _celery_call
+    _celery_call = _find_celery_call()
+    for owner, name, _ in PATCHES:
+        _displaced[owner, name] = owner.__dict__.get(name, _ABSENT)
+    for owner, name, replacement in PATCHES:
+        setattr(owner, name, replacement)
+    for signal, receiver in SIGNALS:
+        signal.connect(receiver, weak=False, dispatch_uid=_uid(receiver))
+
+
+def _find_celery_call() -> Any:
+    """Celery's own ``Task.__call__``, even under a worker's stack protection."""
+    current = Task.__dict__["__call__"]
+    if getattr(Task, "_stackprotected", False):
+        protected = celery_trace._patched.get("BaseTask.__call__")
+        if protected is not None and protected is not _call:
+            return protected
+    if current is _call:
+        raise RuntimeError("omnitenant_patch: Task.__call__ is already patched")  # pragma: no cover
+    return current
+
+
+def _uid(receiver: Any) -> str:
+    return f"omnitenant_patch.{receiver.__name__}"

@@ -1,0 +1,17 @@
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "testproj.settings")
+
+from celery import Celery  # noqa: E402
+
+from testproj.tasks import ClassBased, seen  # noqa: E402
+
+app = Celery("testproj")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.imports = ["testproj.tasks"]
+app.register_task(ClassBased())
+
+
+@app.task(name="t.app_task")
+def app_task(label=None):
+    return {"tenant": seen(), "label": label}

@@ -1,0 +1,62 @@
+"""Settings of the Django project the tests (and their real workers) run.
+
+Everything that differs between test runs comes from OMNITENANT_TEST_* variables,
+so the test process and each `celery worker` subprocess read the same file.
+"""
+
+import os
+
+from omnitenant_patch import patch_celery
+
+patch_celery()  # the one line, before the rest of the settings exist
+
+SECRET_KEY = "omnitenant-tests-only"
+USE_TZ = True
+INSTALLED_APPS = ["django.contrib.contenttypes", "testproj.tenants"]
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+
+
+def _database(spec):
+    kind, _, name = spec.partition(":")
+    if kind == "sqlite":
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "TEST": {"NAME": name}}
+    if kind == "postgres":
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": "postgres",
+            "HOST": "127.0.0.1",
+            "PORT": 5432,
+            "TEST": {"NAME": name},
+        }
+    raise ValueError(f"OMNITENANT_TEST_DB={spec!r}: expected sqlite:PATH or postgres:NAME")
+
+
+DATABASES = {"default": _database(os.environ.get("OMNITENANT_TEST_DB", "sqlite::memory:"))}
+if os.environ.get("OMNITENANT_TEST_PG_DB"):
+    DATABASES["pg"] = _database("postgres:" + os.environ["OMNITENANT_TEST_PG_DB"])
+
+OMNITENANT_CONFIG = {
+    "TENANT_MODEL": "tenants.Tenant",
+    "TENANT_ID_FIELD": "tenant_id",
+    "CELERY": {
+        "AUTO_CAPTURE": os.environ.get("OMNITENANT_TEST_AUTO_CAPTURE", "1") == "1",
+        "HEADER": os.environ.get("OMNITENANT_TEST_HEADER", "tenant_id"),
+    },
+}
+
+CELERY_BROKER_URL = os.environ.get("OMNITENANT_TEST_BROKER", "memory://")
+CELERY_RESULT_BACKEND = os.environ.get("OMNITENANT_TEST_BACKEND", "cache+memory://")
+CELERY_BROKER_TRANSPORT_OPTIONS = {}
+if CELERY_BROKER_URL.startswith("filesystem"):
+    _folder = os.environ["OMNITENANT_TEST_FS_FOLDER"]
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": _folder,
+        "data_folder_out": _folder,
+        "processed_folder": _folder + "-processed",
+        "store_processed": False,
+    }
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("OMNITENANT_TEST_QUEUE", "celery")
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

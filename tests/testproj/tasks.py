@@ -1,0 +1,120 @@
+"""Tasks that report the tenant they ran in. All are shared tasks, so every Celery app
+(the worker's and the tests' client apps) knows them."""
+
+from celery import Task, shared_task
+
+from omnitenant_patch import TenantContext
+
+
+def seen():
+    tenant = TenantContext.get_tenant()
+    return None if tenant is None else tenant.tenant_id
+
+
+@shared_task(name="t.whoami")
+def whoami(label=None):
+    return {"tenant": seen(), "label": label}
+
+
+@shared_task(name="t.step")
+def step(prev, label):
+    return (prev or []) + [[label, seen()]]
+
+
+@shared_task(name="t.collect")
+def collect(results):
+    return {"tenant": seen(), "header": results}
+
+
+@shared_task(name="t.request", bind=True)
+def request_probe(self):
+    headers = self.request.headers or {}
+    return {
+        "tenant": seen(),
+        "id": self.request.id,
+        "retries": self.request.retries,
+        "called_directly": self.request.called_directly,
+        "has_delivery_info": bool(self.request.delivery_info),
+        "headers_type": type(self.request.headers).__name__,
+        "custom_header": headers.get("x_probe", getattr(self.request, "x_probe", None)),
+    }
+
+
+@shared_task(name="t.retry_once", bind=True)
+def retry_once(self):
+    if self.request.retries < 1:
+        raise self.retry(countdown=0, max_retries=3)
+    return {"tenant": seen(), "retries": self.request.retries, "id": self.request.id}
+
+
+@shared_task(
+    name="t.autoretry_once", bind=True, autoretry_for=(RuntimeError,),
+    max_retries=3, default_retry_delay=0,
+)
+def autoretry_once(self):
+    if self.request.retries < 1:
+        raise RuntimeError("first attempt fails")
+    return {"tenant": seen(), "retries": self.request.retries}
+
+
+@shared_task(name="t.spawn")
+def spawn():
+    """Queue a child from inside a task body; return its id."""
+    return {"tenant": seen(), "child": whoami.delay("child").id}
+
+
+@shared_task(name="t.declares_tenant")
+def declares_tenant(x, tenant_id=None):
+    return {"tenant": seen(), "kwarg": tenant_id, "x": x}
+
+
+@shared_task(name="t.fail")
+def fail():
+    raise ValueError("this task fails on purpose")
+
+
+@shared_task(name="t.errback")
+def errback(task_id):
+    return {"tenant": seen(), "failed": task_id}
+
+
+@shared_task(name="t.body_runs")
+def body_runs():
+    """Records that its body ran: a task for an unknown tenant must never get here."""
+    from testproj.tenants.models import Observation
+
+    Observation.objects.create(label="body_runs", tenant_id=seen())
+    return seen()
+
+
+@shared_task(name="t.observe")
+def observe(label):
+    from testproj.tenants.models import Observation
+
+    Observation.objects.create(label=label, tenant_id=seen())
+    return seen()
+
+
+class LegacyBase(Task):
+    """A project's own fixed base class, as legacy code has them: both entry points overridden."""
+
+    def __call__(self, *args, **kwargs):
+        self.seen_in_call = seen()
+        return super().__call__(*args, **kwargs)
+
+    def apply_async(self, args=None, kwargs=None, **options):
+        options.setdefault("headers", {})
+        options["headers"] = dict(options["headers"], legacy="yes")
+        return super().apply_async(args, kwargs, **options)
+
+
+@shared_task(name="t.legacy", base=LegacyBase, bind=True)
+def legacy(self):
+    return {"tenant": seen(), "in_call": self.seen_in_call, "request_id": self.request.id}
+
+
+class ClassBased(Task):
+    name = "t.class_based"
+
+    def run(self, label=None):
+        return {"tenant": seen(), "label": label}

@@ -1,0 +1,16 @@
+from django.db import models
+
+
+class Tenant(models.Model):
+    tenant_id = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=100)
+
+    def __str__(self):
+        return self.tenant_id
+
+
+class Observation(models.Model):
+    """What a task saw, written by the worker (beat and fan-out tests read it)."""
+
+    label = models.CharField(max_length=100)
+    tenant_id = models.CharField(max_length=64, null=True)
