@@ -1,0 +1,163 @@
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness  # noqa: E402
+
+_TMP = Path(tempfile.mkdtemp(prefix=f"omnitenant-{harness.RUN_ID}-"))
+_SQLITE = _TMP / "tenants.sqlite3"
+_PG_DB = f"omnitenant_{harness.RUN_ID}"
+
+
+def pytest_configure(config):
+    os.environ["DJANGO_SETTINGS_MODULE"] = "testproj.settings"
+    os.environ["OMNITENANT_TEST_DB"] = f"sqlite:{_SQLITE}"
+    if harness.reachable("postgres"):
+        _create_pg_database()
+        os.environ["OMNITENANT_TEST_PG_DB"] = _PG_DB
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connections
+
+    for alias in connections:
+        call_command("migrate", database=alias, verbosity=0)
+        _create_tenants(alias)
+    for connection in connections.all():
+        connection.close()
+
+
+def pytest_unconfigure(config):
+    if os.environ.get("OMNITENANT_TEST_PG_DB"):
+        from django.db import connections
+
+        for connection in connections.all():
+            connection.close()
+        _drop_pg_database()
+
+
+def _pg_admin():
+    import psycopg2
+
+    connection = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="test")
+    connection.autocommit = True
+    return connection
+
+
+def _create_pg_database():
+    connection = _pg_admin()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{_PG_DB}"')
+    finally:
+        connection.close()
+
+
+def _drop_pg_database():
+    connection = _pg_admin()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                [_PG_DB],
+            )
+            cursor.execute(f'DROP DATABASE IF EXISTS "{_PG_DB}"')
+    finally:
+        connection.close()
+
+
+def _create_tenants(alias):
+    from testproj.tenants.models import Tenant
+
+    for tenant_id, name in [("acme", "Acme"), ("globex", "Globex"), ("42", "Numbered")]:
+        Tenant.objects.using(alias).get_or_create(tenant_id=tenant_id, defaults={"name": name})
+
+
+# (name, broker, pool, database, extra settings) — each runs every worker scenario.
+WORKERS = [
+    ("redis-prefork-sqlite", "redis", "prefork", "sqlite", {}),
+    ("redis-solo-postgres", "redis", "solo", "postgres", {}),
+    ("amqp-prefork-postgres", "amqp", "prefork", "postgres", {}),
+    ("amqp-solo-sqlite", "amqp", "solo", "sqlite", {}),
+    ("redis-threads-sqlite", "redis", "threads", "sqlite", {}),
+    ("filesystem-solo-sqlite", "filesystem", "solo", "sqlite", {}),
+]
+
+
+def _start_worker(name, broker, pool, database, extra_env):
+    if broker != "filesystem":
+        harness.require(broker)
+        harness.require("redis")  # the result backend of redis and amqp runs
+    if database == "postgres":
+        harness.require("postgres")
+        db = f"postgres:{_PG_DB}"
+    else:
+        db = f"sqlite:{_SQLITE}"
+    return harness.Worker(name, broker=broker, pool=pool, db=db, tmp=_TMP,
+                          extra_env=extra_env).start()
+
+
+@pytest.fixture(scope="session", params=WORKERS, ids=[w[0] for w in WORKERS])
+def worker(request):
+    started = _start_worker(*request.param)
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def worker_no_capture():
+    """AUTO_CAPTURE off and a custom header name, in worker and client alike."""
+    extra = {"OMNITENANT_TEST_AUTO_CAPTURE": "0", "OMNITENANT_TEST_HEADER": "x_tenant"}
+    started = _start_worker("redis-solo-nocapture", "redis", "solo", "sqlite", extra)
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def no_capture_settings(settings_override):
+    return settings_override(CELERY={"AUTO_CAPTURE": False, "HEADER": "x_tenant"})
+
+
+@pytest.fixture
+def settings_override():
+    """Override OMNITENANT_CONFIG keys for one test (through Django's override_settings)."""
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    active = []
+
+    def override(**keys):
+        config = dict(settings.OMNITENANT_CONFIG)
+        for key, value in keys.items():
+            config[key] = dict(config.get(key) or {}, **value) if isinstance(value, dict) else value
+        manager = override_settings(OMNITENANT_CONFIG=config)
+        manager.enable()
+        active.append(manager)
+        return config
+
+    yield override
+    for manager in reversed(active):
+        manager.disable()
+
+
+@pytest.fixture
+def tenants():
+    from testproj.tenants.models import Tenant
+
+    return {t.tenant_id: t for t in Tenant.objects.all()}
+
+
+@pytest.fixture
+def acme(tenants):
+    return tenants["acme"]
+
+
+@pytest.fixture
+def globex(tenants):
+    return tenants["globex"]
