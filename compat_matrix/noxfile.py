@@ -1,0 +1,44 @@
+"""One nox session per cell of matrix.json: a uv-built virtualenv on that cell's interpreter with
+its pinned Celery, kombu, billiard, vine, redis and Django, then the full test suite (real workers
+included). Run through compat_matrix/run.py, which also writes RESULTS.md."""
+
+import os
+import sys
+
+import nox
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cells  # noqa: E402
+
+nox.options.default_venv_backend = "uv"
+nox.options.reuse_venv = "yes"
+nox.options.envdir = str(cells.HERE / ".cache" / "nox")
+
+CELLS = {cell["name"]: cell for cell in cells.load()}
+
+
+def _python(version: str) -> str:
+    try:
+        return cells.interpreter(version)
+    except LookupError:
+        return version  # let nox look for it, and say so if it cannot
+
+
+@nox.session(name="cell")
+@nox.parametrize(
+    ("python", "name"),
+    [(_python(c["python"]), c["name"]) for c in CELLS.values()],
+    ids=list(CELLS),
+)
+def cell(session: nox.Session, name: str) -> None:
+    spec = CELLS[name]
+    # setuptools: Celery <= 5.1 imports pkg_resources, which uv-built venvs do not carry.
+    session.install("pytest", "psycopg2-binary", "packaging", "setuptools<70", *cells.pins(spec))
+    session.install("--no-deps", "--reinstall-package", "omnitenant-patch", str(cells.ROOT))
+    session.run("python", "-c", "import celery, django, kombu; "
+                "print('celery', celery.__version__, 'kombu', kombu.__version__, "
+                "'django', django.__version__)")
+    junit = cells.HERE / ".cache" / f"{name}.xml"
+    session.chdir(str(cells.ROOT))
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                f"--junitxml={junit}", *session.posargs)

@@ -1,0 +1,24 @@
+"""The CI workflow is generated from compat_matrix/matrix.json; these keep the two from drifting."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "compat_matrix"))
+
+import cells  # noqa: E402
+
+
+def test_workflow_is_generated_from_the_matrix():
+    assert cells.WORKFLOW.read_text() == cells.workflow(), (
+        "run `python compat_matrix/run.py --write-workflow` after editing matrix.json"
+    )
+
+
+def test_matrix_covers_every_supported_celery_line_and_django_line():
+    matrix = cells.load()
+    lines = {".".join(cell["celery"].split(".")[:2]) for cell in matrix}
+    assert {"4.4", "5.0", "5.1", "5.2", "5.3", "5.4", "5.5", "5.6", "5.7"} <= lines
+    djangos = {".".join(cell["django"].split(".")[:2]) for cell in matrix}
+    assert {"3.2", "4.2", "5.2", "6.1"} <= djangos
+    assert all(set(cells.PINNED) <= set(cell) for cell in matrix)
