@@ -155,6 +155,18 @@ def test_signature_options_carry_the_tenant(app, published):
     assert [headers_of(m)["tenant_id"] for m in published] == ["acme", "globex"]
 
 
+def test_beat_entry_options_carry_the_tenant(app, published):
+    from celery.beat import ScheduleEntry, Scheduler
+
+    scheduler = Scheduler(app, lazy=True)
+    for name, task, tenant in [("known", "t.whoami", "acme"), ("by-name", "not.here", "globex")]:
+        entry = ScheduleEntry(name=name, task=task, schedule=60, app=app,
+                              options={"tenant_id": tenant})
+        scheduler.apply_async(entry, advance=False)
+    assert [headers_of(m)["tenant_id"] for m in published] == ["acme", "globex"]
+    assert all("tenant_id" not in m["options"] for m in published)
+
+
 def test_without_auto_capture_only_explicit_tenants_travel(app, published, acme,
                                                            settings_override):
     settings_override(CELERY={"AUTO_CAPTURE": False})
