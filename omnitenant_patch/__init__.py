@@ -14,6 +14,8 @@ from .exceptions import (
     TenantNotFound,
     UnsupportedCeleryVersion,
 )
+from .fanout import for_each_tenant
+from .log import TenantFilter
 from .patch import is_patched, patch_celery, unpatch_celery
 from .tenants import get_tenant_model
 
@@ -24,8 +26,10 @@ __all__ = [
     "InvalidTenantHeader",
     "OmnitenantError",
     "TenantContext",
+    "TenantFilter",
     "TenantNotFound",
     "UnsupportedCeleryVersion",
+    "for_each_tenant",
     "get_tenant_model",
     "is_patched",
     "patch_celery",

@@ -28,6 +28,15 @@ retry_keeps_custom_headers = CELERY_VERSION >= Version("5.3")
 push_request_merges_context = CELERY_VERSION >= Version("5.5")
 
 
+def django_task_class():
+    """Celery's ``DjangoTask`` (5.4+, with ``delay_on_commit``), or ``None`` on older lines."""
+    try:
+        from celery.contrib.django.task import DjangoTask
+    except ImportError:
+        return None
+    return DjangoTask
+
+
 def check_celery_version() -> None:
     """Raise ``UnsupportedCeleryVersion`` unless the installed Celery is in range."""
     if CELERY_VERSION not in SUPPORTED_CELERY:

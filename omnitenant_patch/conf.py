@@ -20,6 +20,17 @@ DEFAULTS: Dict[str, Any] = {
         "AUTO_CAPTURE": True,  # fall back to TenantContext.get_tenant() at enqueue
         "HEADER": "tenant_id",  # the seed's name, so in-flight messages interoperate
     },
+    "PATCHES": {"celery": False},  # the seed's switch: AppConfig.ready() patches when true
+    "CACHE": {
+        "TTL": 300,  # seconds a worker keeps a looked-up tenant; 0 = look up every task
+        "ALIAS": "default",  # Django cache shared by web and workers, for instant invalidation
+    },
+    "MIDDLEWARE": {
+        "RESOLVER": "header",  # "header", "subdomain" or "dotted.path.to.callable(request)"
+        "HEADER": "X-Tenant-ID",  # request header read by the "header" resolver
+        "SUBDOMAIN_BASE": None,  # e.g. "example.com"; None = first label of a 3+ label host
+        "ON_UNKNOWN": "404",  # "404" (Http404) or "raise" (TenantNotFound propagates)
+    },
 }
 
 # patch_celery(**overrides) keyword -> (section, key) in OMNITENANT_CONFIG.
@@ -47,6 +58,13 @@ class Config(NamedTuple):
     tenant_id_field: str
     auto_capture: bool
     header: str
+    patch_on_ready: bool
+    cache_ttl: float
+    cache_alias: Optional[str]
+    resolver: Any
+    request_header: str
+    subdomain_base: Optional[str]
+    on_unknown: str
 
 
 _lock = threading.Lock()
@@ -99,13 +117,15 @@ def _user_settings() -> Dict[str, Any]:
 def _load() -> Config:
     global _cached
     user = _user_settings()
-    celery_section = user.get("CELERY") or {}
-    if not isinstance(celery_section, dict):
-        raise ImproperlyConfigured('OMNITENANT_CONFIG["CELERY"] must be a dict')
-    merged = {
-        None: {k: user.get(k, v) for k, v in DEFAULTS.items() if k != "CELERY"},
-        "CELERY": dict(DEFAULTS["CELERY"], **celery_section),
+    sections = [k for k, v in DEFAULTS.items() if isinstance(v, dict)]
+    merged: Dict[Any, Dict[str, Any]] = {
+        None: {k: user.get(k, v) for k, v in DEFAULTS.items() if k not in sections}
     }
+    for section in sections:
+        value = user.get(section) or {}
+        if not isinstance(value, dict):
+            raise ImproperlyConfigured(f"OMNITENANT_CONFIG[{section!r}] must be a dict")
+        merged[section] = dict(DEFAULTS[section], **value)
     with _lock:
         for name, value in _overrides.items():
             section, key = OVERRIDES[name]
@@ -115,6 +135,13 @@ def _load() -> Config:
             tenant_id_field=merged[None]["TENANT_ID_FIELD"],
             auto_capture=merged["CELERY"]["AUTO_CAPTURE"],
             header=merged["CELERY"]["HEADER"],
+            patch_on_ready=bool(merged["PATCHES"].get("celery")),
+            cache_ttl=merged["CACHE"]["TTL"],
+            cache_alias=merged["CACHE"]["ALIAS"],
+            resolver=merged["MIDDLEWARE"]["RESOLVER"],
+            request_header=merged["MIDDLEWARE"]["HEADER"],
+            subdomain_base=merged["MIDDLEWARE"]["SUBDOMAIN_BASE"],
+            on_unknown=merged["MIDDLEWARE"]["ON_UNKNOWN"],
         )
         _validate(config)
         _cached = config
@@ -138,6 +165,16 @@ def _validate(config: Config) -> None:
         raise ImproperlyConfigured(
             f'OMNITENANT_CONFIG["CELERY"]["AUTO_CAPTURE"] must be True or False, '
             f"not {config.auto_capture!r}"
+        )
+    if isinstance(config.cache_ttl, bool) or not isinstance(config.cache_ttl, (int, float)) \
+            or config.cache_ttl < 0:
+        raise ImproperlyConfigured(
+            f'OMNITENANT_CONFIG["CACHE"]["TTL"] must be seconds >= 0, not {config.cache_ttl!r}'
+        )
+    if config.on_unknown not in ("404", "raise"):
+        raise ImproperlyConfigured(
+            f'OMNITENANT_CONFIG["MIDDLEWARE"]["ON_UNKNOWN"] must be "404" or "raise", '
+            f"not {config.on_unknown!r}"
         )
     header = config.header
     if not isinstance(header, str) or not header.isidentifier():

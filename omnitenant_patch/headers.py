@@ -102,8 +102,14 @@ def take_explicit(
     return kwargs, options
 
 
-def ensure_header(options: Dict[str, Any], task_id: Optional[str]) -> Dict[str, Any]:
-    """Give ``options`` a tenant header when none was set explicitly (idempotent)."""
+def ensure_header(
+    options: Dict[str, Any], task_id: Optional[str], freeze: bool = False
+) -> Dict[str, Any]:
+    """Give ``options`` a tenant header when none was set explicitly (idempotent).
+
+    ``freeze``: write "no tenant" as an explicit ``None`` too, so that a later
+    publish (``delay_on_commit`` at commit time) does not capture another one.
+    """
     header = get_config().header
     headers = options.get("headers")
     if headers:
@@ -115,7 +121,7 @@ def ensure_header(options: Dict[str, Any], task_id: Optional[str]) -> Dict[str, 
             _set_header(options, tenant_id_of(nested[header], what=f"headers[{header!r}]"))
             return options
     value = _implicit_tenant_id(task_id)
-    if value is not None:
+    if value is not None or freeze:
         _set_header(options, value)
     return options
 

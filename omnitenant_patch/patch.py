@@ -29,7 +29,7 @@ from celery.app.base import Celery
 from celery.app.task import Task
 
 from . import conf
-from .celery_compat import check_celery_version
+from .celery_compat import check_celery_version, django_task_class
 from .context import TenantContext, _enter, _leave
 from .exceptions import ImproperlyConfigured, InvalidTenantHeader
 from .headers import (
@@ -40,6 +40,7 @@ from .headers import (
     header_value,
     take_explicit,
 )
+from .log import add_filter_to_handlers
 from .tenants import MAX_TENANT_ID_LENGTH, lookup_tenant, tenant_id_of
 
 _SCOPE = "_omnitenant_scope"  # set on a task request between task_prerun and task_postrun
@@ -68,6 +69,18 @@ def _apply(self, args=None, kwargs=None, *rest, **options):
     kwargs, options = take_explicit(self, kwargs, options)
     ensure_header(options, options.get("task_id"))
     return _displaced[Task, "apply"](self, args, kwargs, *rest, **options)
+
+
+def _apply_async_on_commit(self, args=None, kwargs=None, *rest, **options):
+    # Celery's DjangoTask publishes when the transaction commits, when the request's
+    # tenant may be gone: take the tenant now ("no tenant" included).
+    kwargs, options = take_explicit(self, kwargs, options)
+    ensure_header(options, options.get("task_id"), freeze=True)
+    return _displaced[DjangoTask, "apply_async_on_commit"](self, args, kwargs, *rest, **options)
+
+
+def _delay_on_commit(self, *args, **kwargs):
+    return _apply_async_on_commit(self, args, kwargs)
 
 
 # --------------------------------------------------------------------------- worker side
@@ -184,12 +197,19 @@ def _on_worker_start(**_):
 
 # --------------------------------------------------------------------------- install / uninstall
 
+DjangoTask = django_task_class()
+
 PATCHES: List[Tuple[type, str, Any]] = [
     (Task, "apply_async", _apply_async),
     (Task, "apply", _apply),
     (Task, "__call__", _call),
     (Celery, "send_task", _send_task),
 ]
+if DjangoTask is not None:  # Celery >= 5.4
+    PATCHES += [
+        (DjangoTask, "apply_async_on_commit", _apply_async_on_commit),
+        (DjangoTask, "delay_on_commit", _delay_on_commit),
+    ]
 
 SIGNALS = [
     (signals.task_prerun, _on_task_prerun),
@@ -197,6 +217,8 @@ SIGNALS = [
     (signals.celeryd_init, _on_worker_start),
     (signals.worker_init, _on_worker_start),
     (signals.worker_process_init, _on_worker_start),
+    (signals.after_setup_logger, add_filter_to_handlers),
+    (signals.after_setup_task_logger, add_filter_to_handlers),
 ]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+import uuid
+from time import monotonic
+from typing import Any, Dict, Optional, Tuple
 
 from .conf import get_config
 from .exceptions import ImproperlyConfigured, TenantNotFound
@@ -78,10 +80,34 @@ def _is_model_instance(value: Any) -> bool:
 
 
 def lookup_tenant(tenant_id: str, *, task_name: str = "?") -> Any:
-    """Return the tenant whose ``TENANT_ID_FIELD`` is ``tenant_id``; else ``TenantNotFound``."""
+    """Return the tenant whose ``TENANT_ID_FIELD`` is ``tenant_id``; else ``TenantNotFound``.
+
+    A worker keeps what it looked up for ``CACHE["TTL"]`` seconds, so a warm
+    worker runs no tenant query per task. Saving or deleting a tenant drops
+    every process's copy at once: the ``post_save``/``post_delete`` receivers
+    bump a generation in the Django cache ``CACHE["ALIAS"]``, which each
+    lookup compares (one cache read, no query). Across processes that needs a
+    shared cache backend (Redis, Memcached, file, database); with the
+    per-process ``LocMemCache`` only the process that saved sees the change
+    before the TTL ends. Unknown ids are never cached: they fail closed.
+    """
+    config = get_config()
+    if not config.cache_ttl:
+        return _query(tenant_id, task_name, config)
+    _connect_invalidation()
+    generation = _generation(config)
+    entry = _cache.get(tenant_id)
+    if entry is not None and entry[1] > monotonic() and entry[2] == generation \
+            and generation is not _UNKNOWN:
+        return entry[0]
+    tenant = _query(tenant_id, task_name, config)
+    _cache[tenant_id] = (tenant, monotonic() + config.cache_ttl, generation)
+    return tenant
+
+
+def _query(tenant_id: str, task_name: str, config: Any) -> Any:
     from django.core.exceptions import ValidationError
 
-    config = get_config()
     model = get_tenant_model()
     try:
         return model._default_manager.get(**{config.tenant_id_field: tenant_id})
@@ -95,3 +121,65 @@ def lookup_tenant(tenant_id: str, *, task_name: str = "?") -> Any:
             header=config.header,
             task_name=task_name,
         ) from None
+
+
+# tenant id -> (tenant, expires at (monotonic), generation it was read under)
+_cache: Dict[str, Tuple[Any, float, Any]] = {}
+_GENERATION_KEY = "omnitenant_patch:tenants:generation"
+_UNKNOWN = object()  # the shared generation could not be read: never trust the local copy
+_connected = False
+
+
+def _generation(config: Any) -> Any:
+    if config.cache_alias is None:
+        return None
+    try:
+        from django.core.cache import caches
+
+        return caches[config.cache_alias].get(_GENERATION_KEY)
+    except Exception:
+        return _UNKNOWN
+
+
+def invalidate_tenants(**_: Any) -> None:
+    """Drop every cached tenant here, and (through the shared cache) in every worker."""
+    _cache.clear()
+    alias = get_config().cache_alias
+    if alias is not None:
+        from django.core.cache import caches
+
+        caches[alias].set(_GENERATION_KEY, uuid.uuid4().hex, None)
+
+
+def clear_local_cache(**_: Any) -> None:
+    _cache.clear()
+
+
+def _connect_invalidation() -> None:
+    """Connect the tenant model's save/delete to ``invalidate_tenants`` (once; idempotent)."""
+    global _connected
+    if _connected:
+        return
+    from django.db.models.signals import post_delete, post_save
+
+    model = get_tenant_model()
+    post_save.connect(invalidate_tenants, sender=model, weak=False,
+                      dispatch_uid="omnitenant_patch.invalidate_tenants.save")
+    post_delete.connect(invalidate_tenants, sender=model, weak=False,
+                        dispatch_uid="omnitenant_patch.invalidate_tenants.delete")
+    _connected = True
+
+
+def _reset(**_: Any) -> None:
+    global _connected
+    _cache.clear()
+    _connected = False
+
+
+def _connect_setting_changed() -> None:
+    from django.core.signals import setting_changed
+
+    setting_changed.connect(_reset, dispatch_uid="omnitenant_patch.tenants.reset")
+
+
+_connect_setting_changed()
