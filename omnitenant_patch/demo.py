@@ -308,10 +308,9 @@ def tail(path: Path, lines: int = 30) -> str:
 
 def run_scenarios() -> List[Row]:
     from celery import chain, chord
-    from django.test import Client
-
     from demosite import tasks
     from demosite.models import Ran
+    from django.test import Client
 
     client = Client()
     rows: List[Row] = []

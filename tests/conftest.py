@@ -17,6 +17,7 @@ _PG_DB = f"omnitenant_{harness.RUN_ID}"
 def pytest_configure(config):
     os.environ["DJANGO_SETTINGS_MODULE"] = "testproj.settings"
     os.environ["OMNITENANT_TEST_DB"] = f"sqlite:{_SQLITE}"
+    os.environ["OMNITENANT_TEST_CACHE_DIR"] = str(_TMP / "django-cache")
     if harness.reachable("postgres"):
         _create_pg_database()
         os.environ["OMNITENANT_TEST_PG_DB"] = _PG_DB
@@ -116,6 +117,18 @@ def worker_no_capture():
     extra = {"OMNITENANT_TEST_AUTO_CAPTURE": "0", "OMNITENANT_TEST_HEADER": "x_tenant"}
     started = _start_worker("redis-solo-nocapture", "redis", "solo", "sqlite", extra)
     yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def worker_with_beat():
+    """A worker whose settings carry CELERY_BEAT_SCHEDULE, and a real beat beside it."""
+    started = _start_worker("redis-prefork-beat", "redis", "prefork", "sqlite",
+                            {"OMNITENANT_TEST_BEAT": "1"})
+    beat = started.start_beat()
+    yield started
+    os.killpg(beat.pid, 15)
+    beat.wait(timeout=20)
     started.stop()
 
 

@@ -84,6 +84,7 @@ class Worker:
             "OMNITENANT_TEST_BROKER": broker_url(broker, tmp),
             "OMNITENANT_TEST_BACKEND": backend_url(broker, tmp),
             "OMNITENANT_TEST_QUEUE": self.queue,
+            "OMNITENANT_TEST_CACHE_DIR": str(tmp / "django-cache"),
         })
         self.env.pop("OMNITENANT_TEST_PG_DB", None)
         if broker == "filesystem":
@@ -92,6 +93,7 @@ class Worker:
             (tmp / f"fs-{name}-processed").mkdir(exist_ok=True)
             self.env["OMNITENANT_TEST_FS_FOLDER"] = str(folder)
         self.env.update(extra_env or {})
+        self.db_alias = "pg" if db.startswith("postgres") else "default"
         self.pool = pool
         self.concurrency = concurrency
         self.process: Optional[subprocess.Popen] = None
@@ -150,6 +152,19 @@ class Worker:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
+    def start_beat(self) -> subprocess.Popen:
+        """A real `celery beat` next to the worker, publishing to the worker's queue."""
+        log = open(self.tmp / f"beat-{self.name}.log", "wb")
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "testproj.celery_app", "beat", "-l", "info",
+             "-s", str(self.tmp / f"beat-{self.name}.schedule"), "--max-interval", "1"],
+            env=self.env, cwd=str(TESTS_DIR.parent), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
     def log_tail(self, lines: int = 60) -> str:
         try:
             text = self.log_path.read_text(errors="replace")
@@ -172,6 +187,17 @@ class Worker:
         except CeleryTimeout:
             pytest.fail(f"no result from worker {self.name} in {timeout} s:\n{self.log_tail()}",
                         pytrace=False)
+
+    @staticmethod
+    def wait_for(condition, timeout: float = 30, what: str = "condition"):
+        """Poll ``condition`` until it returns something true; fail after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = condition()
+            if value:
+                return value
+            time.sleep(0.2)
+        pytest.fail(f"timed out after {timeout} s waiting for {what}", pytrace=False)
 
     def __repr__(self) -> str:
         return f"Worker({self.name})"

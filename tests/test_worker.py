@@ -193,6 +193,41 @@ def test_no_tenant_leaks_after_a_failing_task(worker):
     assert [worker.get(r)["tenant"] for r in after] == [None, None, "globex"]
 
 
+def test_worker_log_lines_carry_the_tenant(worker):
+    marker = f"marker-{worker.queue}"
+    worker.get(worker.task("t.log").apply_async((marker,), tenant_id="globex"))
+    worker.wait_for(lambda: f"tenant=globex: log line {marker}" in worker.log_text(),
+                    what="the task's log line with its tenant")
+
+
+def test_a_tenant_deleted_elsewhere_fails_closed_in_a_warm_worker(worker):
+    from testproj.tenants.models import Tenant
+
+    tenant_id = f"tmp-{worker.name}"
+    tenant = Tenant.objects.using(worker.db_alias).create(tenant_id=tenant_id, name="Temp")
+    for _ in range(3):  # warm every pool process's cache
+        assert worker.get(worker.task("t.whoami").apply_async(tenant_id=tenant_id))["tenant"] \
+            == tenant_id
+    tenant.delete()
+    result = worker.task("t.body_runs").apply_async(tenant_id=tenant_id)
+    with pytest.raises(Exception, match=tenant_id):
+        worker.get(result)
+    assert result.state == "FAILURE"
+
+
+def test_beat_entries_and_a_beat_fan_out_run_in_their_tenants(worker_with_beat):
+    from testproj.tenants.models import Observation, Tenant
+
+    def seen(label):
+        return set(Observation.objects.filter(label=label).values_list("tenant_id", flat=True))
+
+    everyone = set(Tenant.objects.values_list("tenant_id", flat=True))
+    worker_with_beat.wait_for(lambda: seen("beat") and seen("fan-out") >= everyone, timeout=60,
+                              what="beat's entries to run")
+    assert seen("beat") == {"acme"}
+    assert seen("fan-out") == everyone
+
+
 # ---------------------------------------------------------------- AUTO_CAPTURE off, custom header
 
 def test_without_auto_capture_the_context_is_not_captured(worker_no_capture, no_capture_settings,

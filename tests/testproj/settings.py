@@ -13,7 +13,10 @@ if os.environ.get("OMNITENANT_TEST_UNPATCHED") != "1":  # proves no test passes 
 
 SECRET_KEY = "omnitenant-tests-only"
 USE_TZ = True
-INSTALLED_APPS = ["django.contrib.contenttypes", "testproj.tenants"]
+INSTALLED_APPS = ["django.contrib.contenttypes", "omnitenant_patch", "testproj.tenants"]
+MIDDLEWARE = ["omnitenant_patch.middleware.TenantMiddleware"]
+ROOT_URLCONF = "testproj.urls"
+ALLOWED_HOSTS = ["*"]
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 
@@ -45,6 +48,19 @@ OMNITENANT_CONFIG = {
         "HEADER": os.environ.get("OMNITENANT_TEST_HEADER", "tenant_id"),
     },
 }
+
+# A cache the test process and its workers share, so a tenant deleted in one is gone in all.
+if os.environ.get("OMNITENANT_TEST_CACHE_DIR"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": os.environ["OMNITENANT_TEST_CACHE_DIR"]}}
+
+CELERY_WORKER_TASK_LOG_FORMAT = "%(task_name)s[%(task_id)s] tenant=%(tenant_id)s: %(message)s"
+if os.environ.get("OMNITENANT_TEST_BEAT") == "1":
+    CELERY_BEAT_SCHEDULE = {
+        "observe-as-acme": {"task": "t.observe", "schedule": 1.0, "args": ("beat",),
+                            "options": {"tenant_id": "acme"}},
+        "fan-out": {"task": "t.fan_out", "schedule": 1.0},
+    }
 
 CELERY_BROKER_URL = os.environ.get("OMNITENANT_TEST_BROKER", "memory://")
 CELERY_RESULT_BACKEND = os.environ.get("OMNITENANT_TEST_BACKEND", "cache+memory://")

@@ -87,6 +87,22 @@ def body_runs():
     return seen()
 
 
+@shared_task(name="t.log")
+def log_line(text):
+    from celery.utils.log import get_task_logger
+
+    get_task_logger("testproj").warning("log line %s", text)
+    return seen()
+
+
+@shared_task(name="t.fan_out")
+def fan_out():
+    """A beat entry with no tenant that fans out to every tenant."""
+    from omnitenant_patch import for_each_tenant
+
+    return [r.id for r in for_each_tenant(observe.s("fan-out"))]
+
+
 @shared_task(name="t.observe")
 def observe(label):
     from testproj.tenants.models import Observation

@@ -1,0 +1,251 @@
+"""Django integration: middleware, app config, system checks, tenant cache, logging, fan-out,
+on-commit capture, beat and the demo."""
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection, transaction
+from django.test import AsyncClient, Client
+from django.test.utils import CaptureQueriesContext
+from test_unit import app, headers_of, published  # noqa: F401  (shared fixtures)
+
+from omnitenant_patch import (
+    TenantContext,
+    TenantFilter,
+    TenantNotFound,
+    for_each_tenant,
+    is_patched,
+    patch_celery,
+    unpatch_celery,
+)
+from omnitenant_patch.celery_compat import django_task_class
+from omnitenant_patch.tenants import lookup_tenant
+
+# ------------------------------------------------------------------ middleware
+
+
+def test_middleware_enters_the_header_tenant_and_views_queue_in_it(published):  # noqa: F811
+    response = Client().get("/whoami/", HTTP_X_TENANT_ID="acme")
+    assert response.status_code == 200
+    assert response.json()["tenant"] == "acme" and response.json()["request_tenant"] == "acme"
+    assert headers_of(published[0])["tenant_id"] == "acme"
+    assert TenantContext.get_tenant() is None
+
+
+def test_middleware_without_a_tenant_runs_with_none(published):  # noqa: F811
+    response = Client().get("/whoami/")
+    assert response.json()["tenant"] is None
+    assert "tenant_id" not in headers_of(published[0])
+    assert Client().get("/whoami/", HTTP_X_TENANT_ID="globex").json()["tenant"] == "globex"
+
+
+def test_middleware_answers_404_for_an_unknown_tenant_and_queues_nothing(published):  # noqa: F811
+    assert Client().get("/whoami/", HTTP_X_TENANT_ID="ghost").status_code == 404
+    assert published == []
+
+
+def test_middleware_can_let_tenant_not_found_propagate(settings_override):
+    settings_override(MIDDLEWARE={"ON_UNKNOWN": "raise"})
+    with pytest.raises(TenantNotFound, match="ghost"):
+        Client().get("/whoami/", HTTP_X_TENANT_ID="ghost")
+
+
+def test_subdomain_resolver(settings_override, published):  # noqa: F811
+    settings_override(MIDDLEWARE={"RESOLVER": "subdomain"})
+    assert Client().get("/whoami/", HTTP_HOST="globex.example.com").json()["tenant"] == "globex"
+    assert Client().get("/whoami/", HTTP_HOST="example.com").json()["tenant"] is None
+    settings_override(MIDDLEWARE={"RESOLVER": "subdomain", "SUBDOMAIN_BASE": "saas.example.com"})
+    assert Client().get("/whoami/", HTTP_HOST="acme.saas.example.com").json()["tenant"] == "acme"
+
+
+def test_custom_resolver_by_dotted_path(settings_override):
+    settings_override(MIDDLEWARE={"RESOLVER": "test_django.resolve_from_query"})
+    assert Client().get("/whoami/?t=globex").json()["tenant"] == "globex"
+
+
+def resolve_from_query(request):
+    return request.GET.get("t")
+
+
+def test_async_views_run_in_the_tenant():
+    import asyncio
+
+    import django
+
+    # AsyncClient takes request headers as headers= from Django 4.2, as header-named
+    # extras before.
+    extra = ({"headers": {"X-Tenant-ID": "acme"}} if django.VERSION >= (4, 2)
+             else {"x-tenant-id": "acme"})
+
+    async def call():
+        return await AsyncClient().get("/async/", **extra)
+
+    response = asyncio.run(call())
+    assert response.json() == {"tenant": "acme"}
+
+
+# ------------------------------------------------------------------ app config and checks
+
+def test_app_config_patches_when_the_setting_asks(settings_override):
+    from django.apps import apps
+
+    unpatch_celery()
+    try:
+        apps.get_app_config("omnitenant_patch").ready()
+        assert not is_patched()
+        settings_override(PATCHES={"celery": True})
+        apps.get_app_config("omnitenant_patch").ready()
+        assert is_patched()
+        patch_celery()  # the settings line as well: still one install
+        assert is_patched()
+    finally:
+        patch_celery()
+
+
+def check_ids():
+    from django.core import checks
+
+    return {message.id for message in checks.run_checks()}
+
+
+def test_checks_pass_on_a_correct_project():
+    assert not {i for i in check_ids() if i.startswith("omnitenant.")}
+
+
+def test_check_reports_a_missing_tenant_model_and_field(settings_override):
+    settings_override(TENANT_MODEL=None)
+    assert "omnitenant.E001" in check_ids()
+    settings_override(TENANT_MODEL="tenants.Tenant", TENANT_ID_FIELD="slug")
+    assert "omnitenant.E002" in check_ids()
+
+
+def test_check_reports_auto_capture_without_a_request_tenant():
+    from django.test.utils import override_settings
+
+    with override_settings(MIDDLEWARE=[]):
+        assert "omnitenant.W001" in check_ids()
+
+
+def test_check_reports_an_unpatched_celery():
+    unpatch_celery()
+    try:
+        assert "omnitenant.W003" in check_ids()
+    finally:
+        patch_celery()
+
+
+def test_check_reports_a_task_class_that_skips_super(app):  # noqa: F811
+    from celery import Task
+
+    class Rogue(Task):
+        def apply_async(self, args=None, kwargs=None, **options):
+            return self.app.send_task(self.name, args, kwargs)
+
+    class Polite(Task):
+        def __call__(self, *args, **kwargs):
+            return super().__call__(*args, **kwargs)
+
+    def noop():
+        return None
+
+    rogue = app.task(name="t.rogue", base=Rogue)(noop)
+    polite = app.task(name="t.polite", base=Polite)(noop)
+    try:
+        from django.core import checks
+
+        flagged = [m for m in checks.run_checks() if m.id == "omnitenant.W002"]
+        assert [m.obj for m in flagged] == [Rogue]
+        assert "apply_async does not call super()" in flagged[0].msg
+    finally:
+        app.tasks.unregister(rogue.name)
+        app.tasks.unregister(polite.name)
+
+
+# ------------------------------------------------------------------ tenant cache
+
+def test_a_warm_lookup_runs_no_query_and_a_saved_tenant_is_read_again():
+    lookup_tenant("acme")
+    with CaptureQueriesContext(connection) as warm:
+        tenant = lookup_tenant("acme")
+    assert len(warm) == 0
+    tenant.name = "Acme renamed"
+    tenant.save()
+    with CaptureQueriesContext(connection) as after_save:
+        assert lookup_tenant("acme").name == "Acme renamed"
+    assert len(after_save) == 1
+
+
+def test_a_deleted_tenant_fails_closed_at_once():
+    from testproj.tenants.models import Tenant
+
+    Tenant.objects.create(tenant_id="doomed", name="Doomed")
+    lookup_tenant("doomed")
+    Tenant.objects.filter(tenant_id="doomed").get().delete()
+    with pytest.raises(TenantNotFound):
+        lookup_tenant("doomed")
+
+
+def test_ttl_zero_looks_up_every_time(settings_override):
+    settings_override(CACHE={"TTL": 0})
+    lookup_tenant("acme")
+    with CaptureQueriesContext(connection) as queries:
+        lookup_tenant("acme")
+    assert len(queries) == 1
+
+
+# ------------------------------------------------------------------ logging
+
+def test_tenant_filter_adds_the_tenant_id(acme):
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "m", (), None)
+    TenantFilter().filter(record)
+    assert record.tenant_id == "-"
+    with TenantContext.use_tenant(acme):
+        TenantFilter().filter(record)
+    assert record.tenant_id == "acme"
+
+
+# ------------------------------------------------------------------ fan-out and on-commit
+
+def test_for_each_tenant_queues_one_message_per_tenant(app, published):  # noqa: F811
+    from testproj.tenants.models import Tenant
+
+    results = for_each_tenant(app.signature("t.whoami", ("fan",)))
+    assert len(results) == Tenant.objects.count()
+    assert sorted(headers_of(m)["tenant_id"] for m in published) == sorted(
+        Tenant.objects.values_list("tenant_id", flat=True))
+
+
+@pytest.mark.skipif(django_task_class() is None,
+                    reason="delay_on_commit does not exist before Celery 5.4")
+def test_delay_on_commit_captures_the_tenant_when_called(app, published, acme, globex):  # noqa: F811
+    task = app.tasks["t.whoami"]
+    with transaction.atomic():
+        with TenantContext.use_tenant(acme):
+            task.delay_on_commit("on-commit")
+            task.apply_async_on_commit(("explicit",), tenant_id="globex")
+        with TenantContext.use_tenant(globex):
+            task.delay_on_commit("no-tenant", tenant_id=None)
+        assert published == []  # nothing before the commit
+        with TenantContext.use_tenant(globex):
+            pass
+    assert [headers_of(m).get("tenant_id") for m in published] == ["acme", "globex", None]
+
+
+# ------------------------------------------------------------------ the demo
+
+def test_demo_runs_on_a_fresh_site_and_every_row_is_right():
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OMNITENANT_TEST", "DJANGO_SETTINGS"))}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "omnitenant_patch", "demo", "--pool", "solo"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "8 of 8 rows right" in done.stdout
+    assert "✗" not in done.stdout
+    assert time.monotonic() - started < 60
