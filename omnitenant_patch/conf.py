@@ -20,6 +20,7 @@ DEFAULTS: Dict[str, Any] = {
         "AUTO_CAPTURE": True,  # fall back to TenantContext.get_tenant() at enqueue
         "HEADER": "tenant_id",  # the seed's name, so in-flight messages interoperate
     },
+    "CONTEXT": "auto",  # "auto", "omnitenant_patch" or "dotted.path.TenantContext" (see context.py)
     "PATCHES": {"celery": False},  # the seed's switch: AppConfig.ready() patches when true
     "CACHE": {
         "TTL": 300,  # seconds a worker keeps a looked-up tenant; 0 = look up every task
@@ -59,6 +60,7 @@ class Config(NamedTuple):
     auto_capture: bool
     header: str
     patch_on_ready: bool
+    context: Optional[str]
     cache_ttl: float
     cache_alias: Optional[str]
     resolver: Any
@@ -136,6 +138,7 @@ def _load() -> Config:
             auto_capture=merged["CELERY"]["AUTO_CAPTURE"],
             header=merged["CELERY"]["HEADER"],
             patch_on_ready=bool(merged["PATCHES"].get("celery")),
+            context=merged[None]["CONTEXT"],
             cache_ttl=merged["CACHE"]["TTL"],
             cache_alias=merged["CACHE"]["ALIAS"],
             resolver=merged["MIDDLEWARE"]["RESOLVER"],

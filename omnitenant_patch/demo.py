@@ -45,6 +45,7 @@ CELERY_TASK_DEFAULT_QUEUE = os.environ["DEMO_QUEUE"]
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {"data_folder_in": os.environ["DEMO_DIR"] + "/broker",
      "data_folder_out": os.environ["DEMO_DIR"] + "/broker",
+     "control_folder": os.environ["DEMO_DIR"] + "/control",
      "store_processed": False, "polling_interval": 0.1}
     if CELERY_BROKER_URL.startswith("filesystem") else {}
 )

@@ -16,13 +16,12 @@ message headers; where they surface depends on the Celery line (see
 
 from __future__ import annotations
 
+import contextvars
 import inspect
 from typing import Any, Dict, Optional, Tuple
 
-from celery._state import get_current_task
-
+from . import conf, context
 from .conf import get_config
-from .context import TenantContext
 from .tenants import tenant_id_of
 
 # The apply_async()/send_task() option and task kwarg, whatever the header is called.
@@ -30,6 +29,12 @@ OPTION = "tenant_id"
 IN_BODY = "_omnitenant_in_body"  # set on a task request while its body runs
 
 _MISSING = object()
+
+#: The request of the task between its task_prerun and task_postrun in this context:
+#: what Celery publishes on its behalf (retry, chain, callbacks) inherits its tenant.
+executing_request: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "omnitenant_executing_request", default=None
+)
 _accepts_cache: Dict[Any, bool] = {}
 
 
@@ -109,8 +114,10 @@ def ensure_header(
 
     ``freeze``: write "no tenant" as an explicit ``None`` too, so that a later
     publish (``delay_on_commit`` at commit time) does not capture another one.
+    On every publish: kept to a handful of calls (see benchmarks/).
     """
-    header = get_config().header
+    config = conf._cached or get_config()
+    header = config.header
     headers = options.get("headers")
     if headers:
         if header in headers:
@@ -120,24 +127,29 @@ def ensure_header(
         if isinstance(nested, dict) and header in nested:
             _set_header(options, tenant_id_of(nested[header], what=f"headers[{header!r}]"))
             return options
-    value = _implicit_tenant_id(task_id)
+    value = _implicit_tenant_id(config, task_id)
     if value is not None or freeze:
-        _set_header(options, value)
+        headers = dict(headers) if headers else {}
+        headers[header] = value
+        options["headers"] = headers
     return options
 
 
-def _implicit_tenant_id(task_id: Optional[str]) -> Optional[str]:
-    current = get_current_task()
-    if current is not None:
-        request = current.request
-        if not request.called_directly and (
-            not getattr(request, IN_BODY, False) or (task_id is not None and task_id == request.id)
-        ):
-            inherited = header_value(request, get_config().header)
-            if inherited is not None:
-                return tenant_id_of(inherited, what="inherited tenant header")
-    if get_config().auto_capture:
-        return tenant_id_of(TenantContext.get_tenant(), what="TenantContext.get_tenant()")
+def _implicit_tenant_id(config: Any, task_id: Optional[str]) -> Optional[str]:
+    request = executing_request.get()
+    if request is not None and (
+        not getattr(request, IN_BODY, False) or (task_id is not None and task_id == request.id)
+    ):
+        inherited = header_value(request, config.header)
+        if inherited is not None:
+            return tenant_id_of(inherited, what="inherited tenant header")
+    if config.auto_capture:
+        if context._resolved_store is None:
+            tenant = context._current_tenant.get()
+        else:
+            tenant = context.TenantContext.get_tenant()
+        if tenant is not None:
+            return tenant_id_of(tenant, what="TenantContext.get_tenant()")
     return None
 
 

@@ -37,6 +37,7 @@ from .headers import (
     OPTION,
     accepts_tenant_kwarg,
     ensure_header,
+    executing_request,
     header_value,
     take_explicit,
 )
@@ -54,19 +55,25 @@ _celery_call: Any = None  # Celery's own Task.__call__, behind any stack protect
 
 # --------------------------------------------------------------------------- queueing side
 
+# Every publish runs these: the explicit-tenant test is inlined so that the common
+# case (no tenant_id given) adds no call.
+
 def _apply_async(self, args=None, kwargs=None, *rest, **options):
-    kwargs, options = take_explicit(self, kwargs, options)
+    if OPTION in options or (kwargs and OPTION in kwargs):
+        kwargs, options = take_explicit(self, kwargs, options)
     return _displaced[Task, "apply_async"](self, args, kwargs, *rest, **options)
 
 
 def _send_task(self, name, args=None, kwargs=None, **options):
-    kwargs, options = take_explicit(self._tasks.get(name), kwargs, options)
+    if OPTION in options or (kwargs and OPTION in kwargs):
+        kwargs, options = take_explicit(self._tasks.get(name), kwargs, options)
     ensure_header(options, options.get("task_id"))
     return _displaced[Celery, "send_task"](self, name, args, kwargs, **options)
 
 
 def _apply(self, args=None, kwargs=None, *rest, **options):
-    kwargs, options = take_explicit(self, kwargs, options)
+    if OPTION in options or (kwargs and OPTION in kwargs):
+        kwargs, options = take_explicit(self, kwargs, options)
     ensure_header(options, options.get("task_id"))
     return _displaced[Task, "apply"](self, args, kwargs, *rest, **options)
 
@@ -88,25 +95,30 @@ def _delay_on_commit(self, *args, **kwargs):
 class _Scope:
     """The tenant a task request runs in, and how to leave it."""
 
-    __slots__ = ("error", "token")
+    __slots__ = ("error", "manager", "executing")
 
-    def __init__(self, error: Optional[BaseException], token: Any) -> None:
+    def __init__(self, error: Optional[BaseException], manager: Any, executing: Any) -> None:
         self.error = error
-        self.token = token
+        self.manager = manager
+        self.executing = executing
 
 
 def _open_scope(task: Any, request: Any) -> _Scope:
+    executing = executing_request.set(request)
     try:
         tenant = _tenant_for_request(task, request)
     except Exception as exc:  # refused on the call path, in Task.__call__
-        return _Scope(exc, None)
-    return _Scope(None, _enter(tenant))
+        return _Scope(exc, None, executing)
+    return _Scope(None, _enter(tenant), executing)
 
 
 def _close_scope(scope: _Scope) -> None:
-    if scope.token is not None:
-        _leave(scope.token)
-        scope.token = None
+    if scope.manager is not None:
+        _leave(scope.manager)
+        scope.manager = None
+    if scope.executing is not None:
+        executing_request.reset(scope.executing)
+        scope.executing = None
 
 
 def _tenant_for_request(task: Any, request: Any) -> Any:

@@ -6,6 +6,7 @@ import uuid
 from time import monotonic
 from typing import Any, Dict, Optional, Tuple
 
+from . import conf
 from .conf import get_config
 from .exceptions import ImproperlyConfigured, TenantNotFound
 
@@ -19,6 +20,10 @@ def get_tenant_model() -> Any:
     <class 'tenants.models.Tenant'>
     """
     label = get_config().tenant_model
+    if label is None and _omnitenant_installed():
+        from importlib import import_module  # no hard dependency on django-omnitenant
+
+        return import_module("django_omnitenant.utils").get_tenant_model()
     if label is None:
         raise ImproperlyConfigured(
             'OMNITENANT_CONFIG["TENANT_MODEL"] is not set; workers need it to look tenants up '
@@ -34,32 +39,62 @@ def get_tenant_model() -> Any:
         ) from None
 
 
+def _omnitenant_installed() -> bool:
+    from django.apps import apps
+
+    return apps.apps_ready and apps.is_installed("django_omnitenant")
+
+
 def tenant_id_of(value: Any, *, what: str = "tenant_id") -> Optional[str]:
     """Return the header value for ``value``: a non-empty id string, or ``None`` for "no tenant".
 
     Accepts ``None``, a non-empty ``str``, an ``int`` and a tenant instance
-    (anything with the ``TENANT_ID_FIELD`` attribute that is a Django model
-    instance); anything else raises ``TypeError``/``ValueError`` naming it.
+    (a Django model instance with the ``TENANT_ID_FIELD`` attribute); anything
+    else raises ``TypeError``/``ValueError`` naming it. On every publish: the
+    common cases take no more than a few calls.
     """
     if value is None:
         return None
-    if isinstance(value, str):
+    cls = value.__class__
+    if cls is str:
+        if 0 < len(value) <= MAX_TENANT_ID_LENGTH and not value.isspace():
+            return value
         return _checked(value, what)
-    if isinstance(value, int) and not isinstance(value, bool):
+    if cls is int:
         return str(value)
-    field = get_config().tenant_id_field
-    if _is_model_instance(value) and hasattr(value, field):
-        raw = getattr(value, field)
-        if isinstance(raw, bool) or not isinstance(raw, (str, int)):
-            raise ValueError(
-                f"{what}: tenant {value!r} has {field}={raw!r}; "
-                f"it must be a non-empty str or an int"
-            )
-        return _checked(str(raw), what)
+    field = (conf._cached or get_config()).tenant_id_field
+    if isinstance(value, _model_base()):
+        raw = getattr(value, field, _NO_FIELD)
+        if raw.__class__ is str and 0 < len(raw) <= MAX_TENANT_ID_LENGTH and not raw.isspace():
+            return raw
+        if raw is not _NO_FIELD:
+            if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+                raise ValueError(
+                    f"{what}: tenant {value!r} has {field}={raw!r}; "
+                    f"it must be a non-empty str or an int"
+                )
+            return _checked(str(raw), what)
+    if isinstance(value, str):
+        return _checked(str(value), what)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(int(value))
     raise TypeError(
         f"{what}={value!r} ({type(value).__name__}) is not a tenant: pass a non-empty str, "
         f"an int, a tenant instance (with a {field!r} field) or None"
     )
+
+
+_NO_FIELD = object()
+_model_class: Any = None
+
+
+def _model_base() -> Any:
+    global _model_class
+    if _model_class is None:
+        from django.db.models import Model
+
+        _model_class = Model
+    return _model_class
 
 
 def _checked(value: str, what: str) -> str:
@@ -71,12 +106,6 @@ def _checked(value: str, what: str) -> str:
             f"tenant ids are at most {MAX_TENANT_ID_LENGTH}"
         )
     return value
-
-
-def _is_model_instance(value: Any) -> bool:
-    from django.db.models import Model
-
-    return isinstance(value, Model)
 
 
 def lookup_tenant(tenant_id: str, *, task_name: str = "?") -> Any:
@@ -131,14 +160,33 @@ _connected = False
 
 
 def _generation(config: Any) -> Any:
-    if config.cache_alias is None:
+    global _shared_alias
+    alias = _shared_alias
+    if alias is _UNRESOLVED:
+        alias = _shared_alias = _find_shared_alias(config)
+    if alias is None:
         return None
     try:
         from django.core.cache import caches
 
-        return caches[config.cache_alias].get(_GENERATION_KEY)
+        return caches[alias].get(_GENERATION_KEY)
     except Exception:
         return _UNKNOWN
+
+
+_UNRESOLVED = object()
+_shared_alias: Any = _UNRESOLVED
+
+
+def _find_shared_alias(config: Any) -> Optional[str]:
+    """The cache alias to read the generation from; None for a per-process LocMemCache,
+    where the post_save/post_delete receivers already clear this process's copies."""
+    if config.cache_alias is None:
+        return None
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    return None if isinstance(caches[config.cache_alias], LocMemCache) else config.cache_alias
 
 
 def invalidate_tenants(**_: Any) -> None:
@@ -171,9 +219,10 @@ def _connect_invalidation() -> None:
 
 
 def _reset(**_: Any) -> None:
-    global _connected
+    global _connected, _shared_alias
     _cache.clear()
     _connected = False
+    _shared_alias = _UNRESOLVED
 
 
 def _connect_setting_changed() -> None:

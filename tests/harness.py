@@ -106,6 +106,7 @@ class Worker:
         if "OMNITENANT_TEST_FS_FOLDER" in self.env:
             folder = self.env["OMNITENANT_TEST_FS_FOLDER"]
             transport_options = {"data_folder_in": folder, "data_folder_out": folder,
+                                 "control_folder": folder + "-control",
                                  "store_processed": False}
         app = Celery(f"client-{self.name}", set_as_current=False)
         app.conf.update(

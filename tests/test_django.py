@@ -249,3 +249,62 @@ def test_demo_runs_on_a_fresh_site_and_every_row_is_right():
     assert "8 of 8 rows right" in done.stdout
     assert "✗" not in done.stdout
     assert time.monotonic() - started < 60
+
+
+# ------------------------------------------------------------------ another tenant context
+
+class FakeStore:
+    """Shaped like django-omnitenant's TenantContext: a tenant stack and a use_tenant()
+    that switches backends (here it records the switches)."""
+
+    stack = []
+    switches = []
+
+    @classmethod
+    def get_tenant(cls):
+        return cls.stack[-1] if cls.stack else None
+
+    @classmethod
+    def push_tenant(cls, tenant):
+        cls.stack.append(tenant)
+
+    @classmethod
+    def pop_tenant(cls):
+        cls.stack.pop()
+
+    @classmethod
+    def use_tenant(cls, tenant):
+        from contextlib import contextmanager
+
+        @contextmanager
+        def manager():
+            cls.switches.append(("activate", tenant.tenant_id))
+            cls.push_tenant(tenant)
+            try:
+                yield
+            finally:
+                cls.pop_tenant()
+                cls.switches.append(("deactivate", tenant.tenant_id))
+
+        return manager()
+
+
+def test_context_setting_delegates_to_another_tenant_context(app, settings_override,  # noqa: F811
+                                                             acme):
+    settings_override(CONTEXT="test_django.FakeStore")
+    FakeStore.switches.clear()
+    with TenantContext.use_tenant(acme):
+        assert FakeStore.get_tenant() is acme
+        assert app.tasks["t.whoami"].apply(tenant_id="globex").get()["tenant"] == "globex"
+        assert TenantContext.get_tenant() is acme
+        with TenantContext.use_tenant(None):
+            assert TenantContext.get_tenant() is None
+    assert FakeStore.stack == []
+    assert FakeStore.switches == [("activate", "acme"), ("activate", "globex"),
+                                  ("deactivate", "globex"), ("deactivate", "acme")]
+
+
+def test_auto_context_is_our_own_without_django_omnitenant():
+    from omnitenant_patch.context import _store
+
+    assert _store() is None

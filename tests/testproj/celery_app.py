@@ -12,6 +12,12 @@ app.conf.imports = ["testproj.tasks"]
 app.register_task(ClassBased())
 
 
+if os.environ.get("OMNITENANT_TEST_COUNT_QUERIES") == "1":
+    from testproj import query_counter
+
+    query_counter.install()
+
+
 @app.task(name="t.app_task")
 def app_task(label=None):
     return {"tenant": seen(), "label": label}

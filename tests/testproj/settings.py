@@ -71,6 +71,7 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "data_folder_in": _folder,
         "data_folder_out": _folder,
         "processed_folder": _folder + "-processed",
+        "control_folder": _folder + "-control",
         "store_processed": False,
     }
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("OMNITENANT_TEST_QUEUE", "celery")

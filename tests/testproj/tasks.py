@@ -134,3 +134,27 @@ class ClassBased(Task):
 
     def run(self, label=None):
         return {"tenant": seen(), "label": label}
+
+
+_redis_client = None
+
+
+@shared_task(name="t.tick", ignore_result=True)
+def tick(key):
+    """Benchmark task: count itself in Redis, nothing else."""
+    global _redis_client
+    if _redis_client is None:
+        import os
+
+        import redis
+
+        _redis_client = redis.Redis.from_url(os.environ["OMNITENANT_BENCH_REDIS"])
+    _redis_client.incr(key)
+
+
+@shared_task(name="t.tenant_queries")
+def tenant_queries():
+    """How many queries on the tenant table this worker process has run."""
+    from testproj import query_counter
+
+    return query_counter.count
