@@ -33,7 +33,8 @@ def _python(version: str) -> str:
 def cell(session: nox.Session, name: str) -> None:
     spec = CELLS[name]
     # setuptools: Celery <= 5.1 imports pkg_resources, which uv-built venvs do not carry.
-    session.install("pytest", "psycopg2-binary", "packaging", "setuptools<70", *cells.pins(spec))
+    session.install("pytest", "hypothesis", "psycopg2-binary", "packaging", "setuptools<70",
+                    *cells.pins(spec))
     session.install("--no-deps", "--reinstall-package", "omnitenant-patch", str(cells.ROOT))
     session.run("python", "-c", "import celery, django, kombu; "
                 "print('celery', celery.__version__, 'kombu', kombu.__version__, "

@@ -12,11 +12,13 @@ from .exceptions import (
     InvalidTenantHeader,
     OmnitenantError,
     TenantNotFound,
+    TenantRequired,
+    TenantSignatureError,
     UnsupportedCeleryVersion,
 )
 from .fanout import for_each_tenant
 from .log import TenantFilter
-from .patch import is_patched, patch_celery, unpatch_celery
+from .patch import is_patched, patch_celery, tenant_agnostic, unpatch_celery
 from .tenants import get_tenant_model
 
 __version__ = "0.1.0"
@@ -28,10 +30,13 @@ __all__ = [
     "TenantContext",
     "TenantFilter",
     "TenantNotFound",
+    "TenantRequired",
+    "TenantSignatureError",
     "UnsupportedCeleryVersion",
     "for_each_tenant",
     "get_tenant_model",
     "is_patched",
     "patch_celery",
+    "tenant_agnostic",
     "unpatch_celery",
 ]

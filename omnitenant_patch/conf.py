@@ -19,6 +19,9 @@ DEFAULTS: Dict[str, Any] = {
     "CELERY": {
         "AUTO_CAPTURE": True,  # fall back to TenantContext.get_tenant() at enqueue
         "HEADER": "tenant_id",  # the seed's name, so in-flight messages interoperate
+        "SIGN_HEADERS": False,  # HMAC the tenant header with SECRET_KEY, bound to the task id
+        "REQUIRE_TENANT": False,  # queueing (and running) a task with no tenant raises
+        "ON_MISSING_TENANT": "raise",  # unknown tenant in a worker: "raise", "retry", "reject"
     },
     "CONTEXT": "auto",  # "auto", "omnitenant_patch" or "dotted.path.TenantContext" (see context.py)
     "PATCHES": {"celery": False},  # the seed's switch: AppConfig.ready() patches when true
@@ -36,6 +39,9 @@ DEFAULTS: Dict[str, Any] = {
 
 # patch_celery(**overrides) keyword -> (section, key) in OMNITENANT_CONFIG.
 OVERRIDES = {
+    "sign_headers": ("CELERY", "SIGN_HEADERS"),
+    "require_tenant": ("CELERY", "REQUIRE_TENANT"),
+    "on_missing_tenant": ("CELERY", "ON_MISSING_TENANT"),
     "tenant_model": (None, "TENANT_MODEL"),
     "tenant_id_field": (None, "TENANT_ID_FIELD"),
     "auto_capture": ("CELERY", "AUTO_CAPTURE"),
@@ -59,6 +65,9 @@ class Config(NamedTuple):
     tenant_id_field: str
     auto_capture: bool
     header: str
+    sign_headers: bool
+    require_tenant: bool
+    on_missing_tenant: str
     patch_on_ready: bool
     context: Optional[str]
     cache_ttl: float
@@ -137,6 +146,9 @@ def _load() -> Config:
             tenant_id_field=merged[None]["TENANT_ID_FIELD"],
             auto_capture=merged["CELERY"]["AUTO_CAPTURE"],
             header=merged["CELERY"]["HEADER"],
+            sign_headers=merged["CELERY"]["SIGN_HEADERS"],
+            require_tenant=merged["CELERY"]["REQUIRE_TENANT"],
+            on_missing_tenant=merged["CELERY"]["ON_MISSING_TENANT"],
             patch_on_ready=bool(merged["PATCHES"].get("celery")),
             context=merged[None]["CONTEXT"],
             cache_ttl=merged["CACHE"]["TTL"],
@@ -173,6 +185,17 @@ def _validate(config: Config) -> None:
             or config.cache_ttl < 0:
         raise ImproperlyConfigured(
             f'OMNITENANT_CONFIG["CACHE"]["TTL"] must be seconds >= 0, not {config.cache_ttl!r}'
+        )
+    for key in ("SIGN_HEADERS", "REQUIRE_TENANT"):
+        if not isinstance(getattr(config, key.lower()), bool):
+            raise ImproperlyConfigured(
+                f'OMNITENANT_CONFIG["CELERY"][{key!r}] must be True or False, '
+                f"not {getattr(config, key.lower())!r}"
+            )
+    if config.on_missing_tenant not in ("raise", "retry", "reject"):
+        raise ImproperlyConfigured(
+            f'OMNITENANT_CONFIG["CELERY"]["ON_MISSING_TENANT"] must be "raise", "retry" or '
+            f'"reject", not {config.on_missing_tenant!r}'
         )
     if config.on_unknown not in ("404", "raise"):
         raise ImproperlyConfigured(

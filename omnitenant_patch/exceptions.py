@@ -33,3 +33,13 @@ class TenantNotFound(OmnitenantError, LookupError):
 
 class InvalidTenantHeader(OmnitenantError, ValueError):
     """A message's tenant header is not a plausible tenant id; the task fails without running."""
+
+
+class TenantSignatureError(OmnitenantError, PermissionError):
+    """With ``SIGN_HEADERS``, a message's tenant header is unsigned or wrongly signed; the task
+    fails without running."""
+
+
+class TenantRequired(OmnitenantError, ValueError):
+    """With ``REQUIRE_TENANT``, a task that is not tenant-agnostic was queued (or arrived) with
+    no tenant."""

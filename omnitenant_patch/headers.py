@@ -108,7 +108,8 @@ def take_explicit(
 
 
 def ensure_header(
-    options: Dict[str, Any], task_id: Optional[str], freeze: bool = False
+    options: Dict[str, Any], task_id: Optional[str], freeze: bool = False,
+    task: Any = None, app: Any = None, name: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Give ``options`` a tenant header when none was set explicitly (idempotent).
 
@@ -119,20 +120,55 @@ def ensure_header(
     config = conf._cached or get_config()
     header = config.header
     headers = options.get("headers")
-    if headers:
-        if header in headers:
-            tenant_id_of(headers[header], what=f"headers[{header!r}]")
-            return options
-        nested = headers.get("headers")
-        if isinstance(nested, dict) and header in nested:
-            _set_header(options, tenant_id_of(nested[header], what=f"headers[{header!r}]"))
-            return options
-    value = _implicit_tenant_id(config, task_id)
-    if value is not None or freeze:
-        headers = dict(headers) if headers else {}
-        headers[header] = value
-        options["headers"] = headers
+    if headers and header in headers:
+        tenant_id_of(headers[header], what=f"headers[{header!r}]")
+    elif headers and isinstance(headers.get("headers"), dict) and header in headers["headers"]:
+        _set_header(options, tenant_id_of(headers["headers"][header], what=f"headers[{header!r}]"))
+    else:
+        value = _implicit_tenant_id(config, task_id)
+        if value is not None or freeze:
+            headers = dict(headers) if headers else {}
+            headers[header] = value
+            options["headers"] = headers
+    if config.sign_headers or config.require_tenant:
+        _enforce(options, config, task if task is not None else _task_named(app, name), name)
     return options
+
+
+def _task_named(app: Any, name: Optional[str]) -> Any:
+    return None if app is None else app._tasks.get(name)
+
+
+def is_tenant_agnostic(task: Any, name: Optional[str] = None) -> bool:
+    """Celery's own tasks, and tasks marked ``tenant_agnostic``, may run with no tenant."""
+    name = name or getattr(task, "name", None) or ""
+    return name.startswith("celery.") or bool(getattr(task, "tenant_agnostic", False))
+
+
+def _enforce(options: Dict[str, Any], config: Any, task: Any, name: Optional[str]) -> None:
+    """``REQUIRE_TENANT`` and ``SIGN_HEADERS`` at publish time."""
+    from .exceptions import TenantRequired
+    from .signing import sign, signature_header
+
+    headers = options.get("headers") or {}
+    value = headers.get(config.header)
+    if value is None:
+        if config.require_tenant and not is_tenant_agnostic(task, name):
+            raise TenantRequired(
+                f"task {name or getattr(task, 'name', '?')} was queued with no tenant and "
+                f'OMNITENANT_CONFIG["CELERY"]["REQUIRE_TENANT"] is on: pass tenant_id=, queue it '
+                f"inside a tenant, or mark the task tenant_agnostic"
+            )
+        return
+    if config.sign_headers:
+        import uuid
+
+        task_id = options.get("task_id")
+        if not task_id:
+            task_id = options["task_id"] = str(uuid.uuid4())
+        headers = dict(headers)
+        headers[signature_header(config.header)] = sign(task_id, value)
+        options["headers"] = headers
 
 
 def _implicit_tenant_id(config: Any, task_id: Optional[str]) -> Optional[str]:

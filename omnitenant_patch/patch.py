@@ -27,11 +27,18 @@ from celery import signals
 from celery.app import trace as celery_trace
 from celery.app.base import Celery
 from celery.app.task import Task
+from celery.exceptions import Reject
 
 from . import conf
 from .celery_compat import check_celery_version, django_task_class
 from .context import TenantContext, _enter, _leave
-from .exceptions import ImproperlyConfigured, InvalidTenantHeader
+from .exceptions import (
+    ImproperlyConfigured,
+    InvalidTenantHeader,
+    TenantNotFound,
+    TenantRequired,
+    TenantSignatureError,
+)
 from .headers import (
     IN_BODY,
     OPTION,
@@ -39,9 +46,11 @@ from .headers import (
     ensure_header,
     executing_request,
     header_value,
+    is_tenant_agnostic,
     take_explicit,
 )
 from .log import add_filter_to_handlers
+from .signing import signature_header, verify
 from .tenants import MAX_TENANT_ID_LENGTH, lookup_tenant, tenant_id_of
 
 _SCOPE = "_omnitenant_scope"  # set on a task request between task_prerun and task_postrun
@@ -67,14 +76,14 @@ def _apply_async(self, args=None, kwargs=None, *rest, **options):
 def _send_task(self, name, args=None, kwargs=None, **options):
     if OPTION in options or (kwargs and OPTION in kwargs):
         kwargs, options = take_explicit(self._tasks.get(name), kwargs, options)
-    ensure_header(options, options.get("task_id"))
+    ensure_header(options, options.get("task_id"), False, None, self, name)
     return _displaced[Celery, "send_task"](self, name, args, kwargs, **options)
 
 
 def _apply(self, args=None, kwargs=None, *rest, **options):
     if OPTION in options or (kwargs and OPTION in kwargs):
         kwargs, options = take_explicit(self, kwargs, options)
-    ensure_header(options, options.get("task_id"))
+    ensure_header(options, options.get("task_id"), False, self)
     return _displaced[Task, "apply"](self, args, kwargs, *rest, **options)
 
 
@@ -82,7 +91,7 @@ def _apply_async_on_commit(self, args=None, kwargs=None, *rest, **options):
     # Celery's DjangoTask publishes when the transaction commits, when the request's
     # tenant may be gone: take the tenant now ("no tenant" included).
     kwargs, options = take_explicit(self, kwargs, options)
-    ensure_header(options, options.get("task_id"), freeze=True)
+    ensure_header(options, options.get("task_id"), freeze=True, task=self)
     return _displaced[DjangoTask, "apply_async_on_commit"](self, args, kwargs, *rest, **options)
 
 
@@ -122,19 +131,51 @@ def _close_scope(scope: _Scope) -> None:
 
 
 def _tenant_for_request(task: Any, request: Any) -> Any:
-    header = conf.get_config().header
+    config = conf.get_config()
+    header = config.header
     value = header_value(request, header)
     if value is None:
+        if config.require_tenant and not is_tenant_agnostic(task):
+            raise TenantRequired(
+                f"task {task.name} arrived with no tenant and "
+                f'OMNITENANT_CONFIG["CELERY"]["REQUIRE_TENANT"] is on; its body was not run'
+            )
         return None
-    if isinstance(value, int) and not isinstance(value, bool):
+    value = valid_header_value(value, header, task.name)
+    if config.sign_headers:
+        signature = header_value(request, signature_header(header))
+        if not verify(request.id, value, signature):
+            raise TenantSignatureError(
+                f"header {header!r} = {value!r} on task {task.name}[{request.id}] is "
+                f"{'wrongly signed' if signature else 'not signed'}; SIGN_HEADERS is on, so the "
+                f"task is refused (queue it through a patched Celery with the same SECRET_KEY)"
+            )
+    return lookup_tenant(value, task_name=task.name)
+
+
+def valid_header_value(value: Any, header: str, task_name: str) -> str:
+    """A tenant header as the ORM will see it: a plain, bounded, printable string."""
+    if value.__class__ is int:
         value = str(value)
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TENANT_ID_LENGTH:
+    if value.__class__ is not str or not 0 < len(value) <= MAX_TENANT_ID_LENGTH \
+            or not value.isprintable() or value.isspace():
         raise InvalidTenantHeader(
-            f"header {header!r} on task {task.name} is {str(value)[:60]!r} "
-            f"({type(value).__name__}); a tenant id is a non-empty string of at most "
+            f"header {header!r} on task {task_name} is {str(value)[:60]!r} "
+            f"({type(value).__name__}); a tenant id is a non-empty printable string of at most "
             f"{MAX_TENANT_ID_LENGTH} characters"
         )
-    return lookup_tenant(value, task_name=task.name)
+    return value
+
+
+def _refuse(task: Any, request: Any, error: BaseException) -> Any:
+    """The task's tenant could not be entered: fail, retry or reject, by ON_MISSING_TENANT."""
+    policy = conf.get_config().on_missing_tenant
+    if isinstance(error, TenantNotFound):
+        if policy == "retry":
+            raise task.retry(exc=error, countdown=min(2 ** (request.retries or 0), 300))
+        if policy == "reject":
+            raise Reject(error, requeue=False)
+    raise error
 
 
 def _on_task_prerun(sender=None, task=None, **_):
@@ -175,7 +216,7 @@ def _run_traced(task: Any, request: Any, args: tuple, kwargs: dict) -> Any:
         scope = _open_scope(task, request)
     try:
         if scope.error is not None:
-            raise scope.error
+            _refuse(task, request, scope.error)
         if OPTION in kwargs and not accepts_tenant_kwarg(task):
             kwargs = {k: v for k, v in kwargs.items() if k != OPTION}
         setattr(request, IN_BODY, True)
@@ -279,6 +320,16 @@ def unpatch_celery() -> None:
         _overrides.clear()
         conf.set_overrides({})
         _patched = False
+
+
+def tenant_agnostic(task: Any) -> Any:
+    """Mark a task (class or instance) as running without a tenant even under REQUIRE_TENANT.
+
+    ``@shared_task(tenant_agnostic=True)`` does the same as an option.
+    """
+    target = task if isinstance(task, type) else getattr(task, "__class__", task)
+    target.tenant_agnostic = True
+    return task
 
 
 def is_patched() -> bool:

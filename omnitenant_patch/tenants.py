@@ -57,7 +57,7 @@ def tenant_id_of(value: Any, *, what: str = "tenant_id") -> Optional[str]:
         return None
     cls = value.__class__
     if cls is str:
-        if 0 < len(value) <= MAX_TENANT_ID_LENGTH and not value.isspace():
+        if 0 < len(value) <= MAX_TENANT_ID_LENGTH and value.isprintable() and not value.isspace():
             return value
         return _checked(value, what)
     if cls is int:
@@ -65,7 +65,8 @@ def tenant_id_of(value: Any, *, what: str = "tenant_id") -> Optional[str]:
     field = (conf._cached or get_config()).tenant_id_field
     if isinstance(value, _model_base()):
         raw = getattr(value, field, _NO_FIELD)
-        if raw.__class__ is str and 0 < len(raw) <= MAX_TENANT_ID_LENGTH and not raw.isspace():
+        if raw.__class__ is str and 0 < len(raw) <= MAX_TENANT_ID_LENGTH and raw.isprintable() \
+                and not raw.isspace():
             return raw
         if raw is not _NO_FIELD:
             if isinstance(raw, bool) or not isinstance(raw, (str, int)):
@@ -98,6 +99,8 @@ def _model_base() -> Any:
 
 
 def _checked(value: str, what: str) -> str:
+    if not value.isprintable():
+        raise ValueError(f"{what}={value[:40]!r} holds control characters; tenant ids cannot")
     if not value.strip():
         raise ValueError(f"{what}={value!r} is empty; pass a tenant id or None for no tenant")
     if len(value) > MAX_TENANT_ID_LENGTH:

@@ -143,6 +143,20 @@ def worker_with_beat():
     started.stop()
 
 
+@pytest.fixture(scope="session")
+def signing_worker():
+    """SIGN_HEADERS on, and unknown tenants retried (ON_MISSING_TENANT = "retry")."""
+    started = _start_worker("amqp-prefork-signed", "amqp", "prefork", "sqlite",
+                            {"OMNITENANT_TEST_SIGN": "1", "OMNITENANT_TEST_ON_MISSING": "retry"})
+    yield started
+    started.stop()
+
+
+@pytest.fixture
+def signing_settings(settings_override):
+    return settings_override(CELERY={"SIGN_HEADERS": True, "ON_MISSING_TENANT": "retry"})
+
+
 @pytest.fixture
 def no_capture_settings(settings_override):
     return settings_override(CELERY={"AUTO_CAPTURE": False, "HEADER": "x_tenant"})

@@ -46,6 +46,8 @@ OMNITENANT_CONFIG = {
     "CELERY": {
         "AUTO_CAPTURE": os.environ.get("OMNITENANT_TEST_AUTO_CAPTURE", "1") == "1",
         "HEADER": os.environ.get("OMNITENANT_TEST_HEADER", "tenant_id"),
+        "SIGN_HEADERS": os.environ.get("OMNITENANT_TEST_SIGN") == "1",
+        "ON_MISSING_TENANT": os.environ.get("OMNITENANT_TEST_ON_MISSING", "raise"),
     },
 }
 

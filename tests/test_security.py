@@ -1,0 +1,217 @@
+"""Signed tenant headers, header validation, REQUIRE_TENANT and ON_MISSING_TENANT."""
+
+import pytest
+from celery import chain
+from django.test.utils import override_settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_unit import app, headers_of, published  # noqa: F401  (shared fixtures)
+
+from omnitenant_patch import (
+    InvalidTenantHeader,
+    TenantContext,
+    TenantNotFound,
+    TenantRequired,
+    TenantSignatureError,
+    patch_celery,
+    tenant_agnostic,
+    unpatch_celery,
+)
+from omnitenant_patch.headers import header_value
+from omnitenant_patch.patch import valid_header_value
+from omnitenant_patch.signing import sign, verify
+from omnitenant_patch.tenants import tenant_id_of
+
+# ------------------------------------------------------------------ signing, in process
+
+
+def test_signed_header_is_bound_to_the_task_id_and_the_tenant(app, published,  # noqa: F811
+                                                               signing_settings):
+    result = app.tasks["t.whoami"].apply_async(tenant_id="acme")
+    headers = headers_of(published[0])
+    assert headers["tenant_id"] == "acme"
+    assert verify(result.id, "acme", headers["tenant_id_sig"])
+    assert not verify("another-task-id", "acme", headers["tenant_id_sig"])
+    assert not verify(result.id, "globex", headers["tenant_id_sig"])
+
+
+def test_secret_key_rotation_keeps_queued_signatures_valid():
+    import django
+
+    with override_settings(SECRET_KEY="old-key-" + "x" * 50):
+        signature = sign("task-1", "acme")
+    if django.VERSION < (4, 1):
+        pytest.skip("SECRET_KEY_FALLBACKS exists from Django 4.1")
+    with override_settings(SECRET_KEY="new-key-" + "y" * 50,
+                           SECRET_KEY_FALLBACKS=["old-key-" + "x" * 50]):
+        assert verify("task-1", "acme", signature)
+    with override_settings(SECRET_KEY="new-key-" + "y" * 50, SECRET_KEY_FALLBACKS=[]):
+        assert not verify("task-1", "acme", signature)
+
+
+def test_eager_runs_verify_the_signature_they_made(app, signing_settings, acme):  # noqa: F811
+    with TenantContext.use_tenant(acme):
+        assert app.tasks["t.whoami"].apply().get()["tenant"] == "acme"
+
+
+# ------------------------------------------------------------------ validation
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=300),
+                 st.binary(max_size=50), st.lists(st.text(max_size=5), max_size=3),
+                 st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3)))
+def test_header_validation_never_lets_anything_but_a_bounded_printable_string_through(value):
+    try:
+        checked = valid_header_value(value, "tenant_id", "t.task")
+    except InvalidTenantHeader:
+        return
+    assert isinstance(checked, str) and 0 < len(checked) <= 255
+    assert checked.isprintable() and not checked.isspace()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=300),
+                 st.binary(max_size=50), st.lists(st.integers(), max_size=3)))
+def test_tenant_values_at_enqueue_are_an_id_none_or_a_clear_error(value):
+    try:
+        result = tenant_id_of(value)
+    except (TypeError, ValueError) as exc:
+        assert str(exc)
+        return
+    assert result is None or (isinstance(result, str) and result.isprintable()
+                              and 0 < len(result) <= 255)
+
+
+@settings(max_examples=200, deadline=None)
+@given(headers=st.one_of(st.none(), st.dictionaries(
+    st.sampled_from(["tenant_id", "headers", "other"]),
+    st.one_of(st.text(max_size=10), st.none(), st.dictionaries(st.just("tenant_id"),
+                                                               st.text(max_size=10))),
+    max_size=3)), attribute=st.one_of(st.none(), st.text(max_size=10)))
+def test_header_extraction_never_raises(headers, attribute):
+    class Request:
+        pass
+
+    request = Request()
+    request.headers = headers
+    if attribute is not None:
+        request.tenant_id = attribute
+    header_value(request, "tenant_id")
+
+
+@pytest.mark.parametrize("bad", ["acme\n", "ac\x00me", "\t", "acme\x1b[31m"])
+def test_control_characters_are_refused_at_enqueue(app, published, bad):  # noqa: F811
+    with pytest.raises(ValueError):
+        app.tasks["t.whoami"].apply_async(tenant_id=bad)
+    assert published == []
+
+
+# ------------------------------------------------------------------ REQUIRE_TENANT
+
+def test_require_tenant_refuses_untenanted_tasks_before_publishing(app, published,  # noqa: F811
+                                                                   settings_override, acme):
+    settings_override(CELERY={"REQUIRE_TENANT": True})
+    with pytest.raises(TenantRequired, match="t.whoami"):
+        app.tasks["t.whoami"].delay()
+    with pytest.raises(TenantRequired):
+        app.send_task("t.whoami", tenant_id=None)
+    with pytest.raises(TenantRequired):
+        app.send_task("not.registered.here")
+    assert published == []
+    with TenantContext.use_tenant(acme):
+        app.tasks["t.whoami"].delay()
+    app.send_task("celery.backend_cleanup")  # Celery's own tasks are exempt
+    assert len(published) == 2
+
+
+def test_tenant_agnostic_tasks_are_exempt(app, published, settings_override):  # noqa: F811
+    settings_override(CELERY={"REQUIRE_TENANT": True})
+
+    @app.task(name="t.agnostic_option", tenant_agnostic=True)
+    def by_option():
+        return TenantContext.get_tenant()
+
+    @tenant_agnostic
+    @app.task(name="t.agnostic_decorator")
+    def by_decorator():
+        return TenantContext.get_tenant()
+
+    try:
+        by_option.delay()
+        by_decorator.delay()
+        assert by_option.apply().get() is None
+        with pytest.raises(TenantRequired):
+            app.tasks["t.whoami"].apply().get()
+    finally:
+        app.tasks.unregister("t.agnostic_option")
+        app.tasks.unregister("t.agnostic_decorator")
+    assert len(published) == 2
+
+
+# ------------------------------------------------------------------ ON_MISSING_TENANT, eager
+
+def test_missing_tenant_policy_reject_rejects_without_running_the_body(app, settings_override):  # noqa: F811
+    from testproj.tenants.models import Observation
+
+    settings_override(CELERY={"ON_MISSING_TENANT": "reject"})
+    result = app.tasks["t.body_runs"].apply(tenant_id="ghost")
+    assert result.state == "REJECTED"
+    assert not Observation.objects.filter(label="body_runs").exists()
+
+
+def test_missing_tenant_policy_raise_is_the_default(app):  # noqa: F811
+    result = app.tasks["t.body_runs"].apply(tenant_id="ghost")
+    assert result.state == "FAILURE" and isinstance(result.result, TenantNotFound)
+
+
+# ------------------------------------------------------------------ real worker
+
+@pytest.mark.worker
+def test_signed_canvas_retry_and_send_task_work_with_signing_on(signing_worker, signing_settings,
+                                                                acme):
+    w = signing_worker
+    with TenantContext.use_tenant(acme):
+        assert w.get(w.task("t.retry_once").delay())["tenant"] == "acme"
+        steps = chain(w.sig("t.step", None, "a"), w.sig("t.step", "b")).apply_async()
+    assert w.get(steps) == [["a", "acme"], ["b", "acme"]]
+    assert w.get(w.app.send_task("t.app_task", tenant_id="globex"))["tenant"] == "globex"
+
+
+@pytest.mark.worker
+@pytest.mark.parametrize("forged", [None, "not-a-signature", "moved"])
+def test_unsigned_or_forged_tenant_headers_are_refused(signing_worker, signing_settings, forged):
+    from testproj.tenants.models import Observation
+
+    w = signing_worker
+    headers = {"tenant_id": "acme"}
+    if forged == "moved":  # a real signature, made for another message
+        forged = sign("some-other-task-id", "acme")
+    if forged is not None:
+        headers["tenant_id_sig"] = forged
+    unpatch_celery()  # publish as an attacker with broker access would: no patch, no key
+    try:
+        result = w.task("t.body_runs").apply_async(headers=headers)
+    finally:
+        patch_celery()
+    with pytest.raises(Exception) as failure:
+        w.get(result)
+    assert type(failure.value).__name__ == TenantSignatureError.__name__
+    assert result.state == "FAILURE"
+    assert not Observation.objects.filter(label="body_runs").exists()
+
+
+@pytest.mark.worker
+def test_missing_tenant_policy_retry_waits_for_a_tenant_being_created(signing_worker,
+                                                                      signing_settings):
+    from testproj.tenants.models import Tenant
+
+    w = signing_worker
+    late = f"late-{w.queue}"
+    result = w.task("t.whoami").apply_async(tenant_id=late)
+    w.wait_for(lambda: "TenantNotFound" in w.log_text() and late in w.log_text(),
+               what="the first attempt to be retried")
+    Tenant.objects.create(tenant_id=late, name="Late")
+    try:
+        assert w.get(result, timeout=60)["tenant"] == late
+    finally:
+        Tenant.objects.filter(tenant_id=late).delete()
