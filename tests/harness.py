@@ -71,7 +71,8 @@ class Worker:
     """A `celery worker` subprocess for one configuration, and a client app that talks to it."""
 
     def __init__(self, name: str, *, broker: str, pool: str, db: str, tmp: Path,
-                 concurrency: int = 2, extra_env: Optional[Dict[str, str]] = None) -> None:
+                 concurrency: int = 2, extra_env: Optional[Dict[str, str]] = None,
+                 broker_override: Optional[str] = None) -> None:
         self.name = name
         self.queue = f"omnitenant-{RUN_ID}-{name}"
         self.tmp = tmp
@@ -81,7 +82,8 @@ class Worker:
             "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), str(TESTS_DIR.parent)]),
             "DJANGO_SETTINGS_MODULE": "testproj.settings",
             "OMNITENANT_TEST_DB": db,
-            "OMNITENANT_TEST_BROKER": broker_url(broker, tmp),
+            "OMNITENANT_TEST_BROKER": broker_override or broker_url(broker, tmp),
+            "OMNITENANT_BENCH_REDIS": f"redis://127.0.0.1:6379/{REDIS_DB}",
             "OMNITENANT_TEST_BACKEND": backend_url(broker, tmp),
             "OMNITENANT_TEST_QUEUE": self.queue,
             "OMNITENANT_TEST_CACHE_DIR": str(tmp / "django-cache"),

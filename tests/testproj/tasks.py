@@ -142,14 +142,7 @@ _redis_client = None
 @shared_task(name="t.tick", ignore_result=True)
 def tick(key):
     """Benchmark task: count itself in Redis, nothing else."""
-    global _redis_client
-    if _redis_client is None:
-        import os
-
-        import redis
-
-        _redis_client = redis.Redis.from_url(os.environ["OMNITENANT_BENCH_REDIS"])
-    _redis_client.incr(key)
+    _bench_redis().incr(key)
 
 
 @shared_task(name="t.tenant_queries")
@@ -158,3 +151,51 @@ def tenant_queries():
     from testproj import query_counter
 
     return query_counter.count
+
+
+def _bench_redis():
+    global _redis_client
+    if _redis_client is None:
+        import os
+
+        import redis
+
+        _redis_client = redis.Redis.from_url(os.environ["OMNITENANT_BENCH_REDIS"])
+    return _redis_client
+
+
+@shared_task(name="t.crashable", bind=True, acks_late=True, reject_on_worker_lost=True)
+def crashable(self, label):
+    """First run: record its pid and hang until killed. Redelivered run: return the tenant."""
+    import os
+    import time
+
+    from testproj.tenants.models import Observation
+
+    Observation.objects.create(label=f"{label}:{os.getpid()}", tenant_id=seen())
+    if Observation.objects.filter(label__startswith=f"{label}:").count() == 1:
+        time.sleep(120)
+    return seen()
+
+
+@shared_task(name="t.soak", bind=True, ignore_result=True, max_retries=3, default_retry_delay=0)
+def soak(self, key, i, expected):
+    """Counts in Redis whether it ran in the expected tenant; 1 in 10 fails, 1 in 10 retries."""
+    client = _bench_redis()
+    if seen() != expected:
+        client.rpush(f"{key}:wrong", f"{i}:{expected}:{seen()}")
+    if i % 10 == 1 and self.request.retries == 0:
+        raise self.retry(countdown=0)
+    client.incr(f"{key}:done")
+    if i % 10 == 0:
+        raise ValueError("soak failure on purpose")
+
+
+@shared_task(name="t.sleepy")
+def sleepy(seconds):
+    """Yield to other greenlets/threads in the middle, then report the tenant before and after."""
+    import time
+
+    before = seen()
+    time.sleep(seconds)
+    return [before, seen()]
