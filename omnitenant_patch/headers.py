@@ -26,14 +26,13 @@ from .tenants import tenant_id_of
 
 # The apply_async()/send_task() option and task kwarg, whatever the header is called.
 OPTION = "tenant_id"
-IN_BODY = "_omnitenant_in_body"  # set on a task request while its body runs
 
 _MISSING = object()
 
-#: The request of the task between its task_prerun and task_postrun in this context:
-#: what Celery publishes on its behalf (retry, chain, callbacks) inherits its tenant.
-executing_request: contextvars.ContextVar[Any] = contextvars.ContextVar(
-    "omnitenant_executing_request", default=None
+#: The scope (patch._Scope) of the task between its task_prerun and task_postrun in this
+#: context: what Celery publishes on its behalf (retry, chain, callbacks) inherits its tenant.
+current_scope: contextvars.ContextVar[Any] = contextvars.ContextVar(
+    "omnitenant_current_scope", default=None
 )
 _accepts_cache: Dict[Any, bool] = {}
 
@@ -172,11 +171,11 @@ def _enforce(options: Dict[str, Any], config: Any, task: Any, name: Optional[str
 
 
 def _implicit_tenant_id(config: Any, task_id: Optional[str]) -> Optional[str]:
-    request = executing_request.get()
-    if request is not None and (
-        not getattr(request, IN_BODY, False) or (task_id is not None and task_id == request.id)
+    scope = current_scope.get()
+    if scope is not None and (
+        not scope.in_body or (task_id is not None and task_id == scope.request.id)
     ):
-        inherited = header_value(request, config.header)
+        inherited = header_value(scope.request, config.header)
         if inherited is not None:
             return tenant_id_of(inherited, what="inherited tenant header")
     if config.auto_capture:

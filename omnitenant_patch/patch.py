@@ -29,7 +29,7 @@ from celery.app.base import Celery
 from celery.app.task import Task
 from celery.exceptions import Reject
 
-from . import conf
+from . import conf, context
 from .celery_compat import check_celery_version, django_task_class
 from .context import TenantContext, _enter, _leave
 from .exceptions import (
@@ -40,11 +40,10 @@ from .exceptions import (
     TenantSignatureError,
 )
 from .headers import (
-    IN_BODY,
     OPTION,
     accepts_tenant_kwarg,
+    current_scope,
     ensure_header,
-    executing_request,
     header_value,
     is_tenant_agnostic,
     take_explicit,
@@ -52,8 +51,6 @@ from .headers import (
 from .log import add_filter_to_handlers
 from .signing import signature_header, verify
 from .tenants import MAX_TENANT_ID_LENGTH, lookup_tenant, tenant_id_of
-
-_SCOPE = "_omnitenant_scope"  # set on a task request between task_prerun and task_postrun
 
 _lock = threading.RLock()
 _patched = False
@@ -102,36 +99,49 @@ def _delay_on_commit(self, *args, **kwargs):
 # --------------------------------------------------------------------------- worker side
 
 class _Scope:
-    """The tenant a task request runs in, and how to leave it."""
+    """A task's tenant, from its task_prerun to its task_postrun, and how to leave it."""
 
-    __slots__ = ("error", "manager", "executing")
+    __slots__ = ("task_id", "request", "error", "token", "manager", "in_body", "outer")
 
-    def __init__(self, error: Optional[BaseException], manager: Any, executing: Any) -> None:
-        self.error = error
-        self.manager = manager
-        self.executing = executing
+    def __init__(self, task_id: Any, request: Any) -> None:
+        self.task_id = task_id
+        self.request = request
+        self.error: Optional[BaseException] = None
+        self.token: Any = None
+        self.manager: Any = None
+        self.in_body = False
+        self.outer: Any = None
 
 
-def _open_scope(task: Any, request: Any) -> _Scope:
-    executing = executing_request.set(request)
+def _open_scope(task: Any, request: Any, task_id: Any) -> _Scope:
+    scope = _Scope(task_id, request)
+    scope.outer = current_scope.set(scope)
     try:
         tenant = _tenant_for_request(task, request)
     except Exception as exc:  # refused on the call path, in Task.__call__
-        return _Scope(exc, None, executing)
-    return _Scope(None, _enter(tenant), executing)
+        scope.error = exc
+        return scope
+    if context._resolved_store is None:
+        scope.token = context._current_tenant.set(tenant)
+    else:
+        scope.manager = _enter(tenant)
+    return scope
 
 
 def _close_scope(scope: _Scope) -> None:
-    if scope.manager is not None:
+    if scope.token is not None:
+        context._current_tenant.reset(scope.token)
+        scope.token = None
+    elif scope.manager is not None:
         _leave(scope.manager)
         scope.manager = None
-    if scope.executing is not None:
-        executing_request.reset(scope.executing)
-        scope.executing = None
+    if scope.outer is not None:
+        current_scope.reset(scope.outer)
+        scope.outer = None
 
 
 def _tenant_for_request(task: Any, request: Any) -> Any:
-    config = conf.get_config()
+    config = conf._cached or conf.get_config()
     header = config.header
     value = header_value(request, header)
     if value is None:
@@ -141,7 +151,9 @@ def _tenant_for_request(task: Any, request: Any) -> Any:
                 f'OMNITENANT_CONFIG["CELERY"]["REQUIRE_TENANT"] is on; its body was not run'
             )
         return None
-    value = valid_header_value(value, header, task.name)
+    if value.__class__ is not str or not 0 < len(value) <= MAX_TENANT_ID_LENGTH \
+            or not value.isprintable() or value.isspace():
+        value = valid_header_value(value, header, task.name)
     if config.sign_headers:
         signature = header_value(request, signature_header(header))
         if not verify(request.id, value, signature):
@@ -178,22 +190,15 @@ def _refuse(task: Any, request: Any, error: BaseException) -> Any:
     raise error
 
 
-def _on_task_prerun(sender=None, task=None, **_):
+def _on_task_prerun(sender=None, task_id=None, task=None, **_):
     task = task or sender
-    if task is None:
-        return
-    request = task.request
-    if getattr(request, _SCOPE, None) is None:
-        setattr(request, _SCOPE, _open_scope(task, request))
+    if task is not None:
+        _open_scope(task, task.request, task_id)
 
 
-def _on_task_postrun(sender=None, task=None, **_):
-    task = task or sender
-    if task is None:
-        return
-    scope = getattr(task.request, _SCOPE, None)
-    if scope is not None:
-        setattr(task.request, _SCOPE, None)
+def _on_task_postrun(sender=None, task_id=None, task=None, **_):
+    scope = current_scope.get()
+    if scope is not None and scope.task_id == task_id:
         _close_scope(scope)
 
 
@@ -210,20 +215,20 @@ def _call(self, *args, **kwargs):
 
 
 def _run_traced(task: Any, request: Any, args: tuple, kwargs: dict) -> Any:
-    scope = getattr(request, _SCOPE, None)
-    opened_here = scope is None  # no task_prerun: eager paths of some lines, tests
+    scope = current_scope.get()
+    opened_here = scope is None or scope.request is not request  # no task_prerun ran
     if opened_here:
-        scope = _open_scope(task, request)
+        scope = _open_scope(task, request, request.id)
     try:
         if scope.error is not None:
             _refuse(task, request, scope.error)
         if OPTION in kwargs and not accepts_tenant_kwarg(task):
             kwargs = {k: v for k, v in kwargs.items() if k != OPTION}
-        setattr(request, IN_BODY, True)
+        scope.in_body = True
         try:
             return task.run(*args, **kwargs)
         finally:
-            setattr(request, IN_BODY, False)
+            scope.in_body = False
     finally:
         if opened_here:
             _close_scope(scope)

@@ -123,14 +123,15 @@ def lookup_tenant(tenant_id: str, *, task_name: str = "?") -> Any:
     per-process ``LocMemCache`` only the process that saved sees the change
     before the TTL ends. Unknown ids are never cached: they fail closed.
     """
-    config = get_config()
+    config = conf._cached or get_config()
     if not config.cache_ttl:
         return _query(tenant_id, task_name, config)
-    _connect_invalidation()
-    generation = _generation(config)
+    if not _connected:
+        _connect_invalidation()
+    generation = None if _shared_alias is None else _generation(config)
     entry = _cache.get(tenant_id)
-    if entry is not None and entry[1] > monotonic() and entry[2] == generation \
-            and generation is not _UNKNOWN:
+    if entry is not None and entry[2] == generation and generation is not _UNKNOWN \
+            and entry[1] > monotonic():
         return entry[0]
     tenant = _query(tenant_id, task_name, config)
     _cache[tenant_id] = (tenant, monotonic() + config.cache_ttl, generation)
