@@ -1,7 +1,12 @@
-"""Differences between Celery lines, decided once from the installed version.
+"""Celery versions: the supported range, declared once, and what differs between lines.
 
-Each flag is named after the Celery behaviour it covers; the rest of the
-package asks these names instead of comparing versions.
+The differences the patch meets are handled the same way on every line, so no
+code branches on the version: custom headers surface as request attributes on
+<= 5.2 and in ``request.headers`` from 5.3 (celery#7555), so ``header_value``
+reads both; ``Task.retry`` drops custom headers before 5.3 (celery#4875, #7523),
+so retries inherit the running task's tenant; ``Task.push_request`` replaces the
+request up to 5.4, so a traced task's ``__call__`` runs ``self.run`` itself.
+Only features that exist on some lines are looked up here (``DjangoTask``, 5.4+).
 """
 
 from __future__ import annotations
@@ -16,17 +21,6 @@ from .exceptions import UnsupportedCeleryVersion
 SUPPORTED_CELERY = SpecifierSet(">=4.4,<6")
 
 CELERY_VERSION = Version(celery.__version__)
-
-#: <= 5.2: custom message headers surface as attributes of the task request and
-#: ``request.headers`` is None; 5.3+ (celery#7555) also fills ``request.headers``.
-headers_are_request_attributes = CELERY_VERSION < Version("5.3")
-
-#: <= 5.2: ``Task.retry`` re-publishes without custom headers (celery#4875, #7523).
-retry_keeps_custom_headers = CELERY_VERSION >= Version("5.3")
-
-#: >= 5.5: ``Task.push_request`` merges the current request instead of replacing it.
-push_request_merges_context = CELERY_VERSION >= Version("5.5")
-
 
 def django_task_class():
     """Celery's ``DjangoTask`` (5.4+, with ``delay_on_commit``), or ``None`` on older lines."""

@@ -203,10 +203,6 @@ def invalidate_tenants(**_: Any) -> None:
         caches[alias].set(_GENERATION_KEY, uuid.uuid4().hex, None)
 
 
-def clear_local_cache(**_: Any) -> None:
-    _cache.clear()
-
-
 def _connect_invalidation() -> None:
     """Connect the tenant model's save/delete to ``invalidate_tenants`` (once; idempotent)."""
     global _connected
