@@ -176,17 +176,12 @@ def _validate(config: Config) -> None:
             f'OMNITENANT_CONFIG["TENANT_ID_FIELD"] must be a field name, '
             f"not {config.tenant_id_field!r}"
         )
-    if not isinstance(config.auto_capture, bool):
-        raise ImproperlyConfigured(
-            f'OMNITENANT_CONFIG["CELERY"]["AUTO_CAPTURE"] must be True or False, '
-            f"not {config.auto_capture!r}"
-        )
     if isinstance(config.cache_ttl, bool) or not isinstance(config.cache_ttl, (int, float)) \
             or config.cache_ttl < 0:
         raise ImproperlyConfigured(
             f'OMNITENANT_CONFIG["CACHE"]["TTL"] must be seconds >= 0, not {config.cache_ttl!r}'
         )
-    for key in ("SIGN_HEADERS", "REQUIRE_TENANT"):
+    for key in ("AUTO_CAPTURE", "SIGN_HEADERS", "REQUIRE_TENANT"):
         if not isinstance(getattr(config, key.lower()), bool):
             raise ImproperlyConfigured(
                 f'OMNITENANT_CONFIG["CELERY"][{key!r}] must be True or False, '
