@@ -152,6 +152,15 @@ def signing_worker():
     started.stop()
 
 
+@pytest.fixture(scope="session")
+def strict_worker():
+    """REQUIRE_TENANT on, and unknown tenants rejected (ON_MISSING_TENANT = "reject")."""
+    extra = {"OMNITENANT_TEST_REQUIRE": "1", "OMNITENANT_TEST_ON_MISSING": "reject"}
+    started = _start_worker("redis-solo-strict", "redis", "solo", "sqlite", extra)
+    yield started
+    started.stop()
+
+
 @pytest.fixture
 def signing_settings(settings_override):
     return settings_override(CELERY={"SIGN_HEADERS": True, "ON_MISSING_TENANT": "retry"})

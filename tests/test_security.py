@@ -215,3 +215,35 @@ def test_missing_tenant_policy_retry_waits_for_a_tenant_being_created(signing_wo
         assert w.get(result, timeout=60)["tenant"] == late
     finally:
         Tenant.objects.filter(tenant_id=late).delete()
+
+
+@pytest.mark.worker
+def test_a_message_without_a_tenant_fails_unrun_under_require_tenant(strict_worker):
+    from testproj.tenants.models import Observation
+
+    w = strict_worker
+    unpatch_celery()  # a producer that is not patched (an older service, an attacker)
+    try:
+        untenanted = w.task("t.body_runs").apply_async()
+    finally:
+        patch_celery()
+    with pytest.raises(Exception) as failure:
+        w.get(untenanted)
+    assert type(failure.value).__name__ == TenantRequired.__name__
+    assert untenanted.state == "FAILURE"
+    assert not Observation.objects.filter(label="body_runs").exists()
+    assert w.get(w.task("t.whoami").apply_async(tenant_id="acme"))["tenant"] == "acme"
+
+
+@pytest.mark.worker
+def test_missing_tenant_policy_reject_in_a_real_worker(strict_worker):
+    from testproj.tenants.models import Observation
+
+    w = strict_worker
+    rejected = w.task("t.body_runs").apply_async(tenant_id="ghost")
+    w.wait_for(lambda: f"t.body_runs[{rejected.id}]" in w.log_text()
+               and "TenantNotFound" in w.log_text().split(f"t.body_runs[{rejected.id}]", 2)[-1],
+               what="the worker to reject the message")
+    assert w.get(w.task("t.whoami").apply_async(tenant_id="globex"))["tenant"] == "globex"
+    assert rejected.state != "SUCCESS"
+    assert not Observation.objects.filter(label="body_runs").exists()

@@ -48,6 +48,7 @@ OMNITENANT_CONFIG = {
         "HEADER": os.environ.get("OMNITENANT_TEST_HEADER", "tenant_id"),
         "SIGN_HEADERS": os.environ.get("OMNITENANT_TEST_SIGN") == "1",
         "ON_MISSING_TENANT": os.environ.get("OMNITENANT_TEST_ON_MISSING", "raise"),
+        "REQUIRE_TENANT": os.environ.get("OMNITENANT_TEST_REQUIRE") == "1",
     },
 }
 
