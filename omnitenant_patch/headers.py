@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional
 
 from . import conf, context
 from .conf import get_config
-from .tenants import tenant_id_of
+from .tenants import _valid_ids, tenant_id_of
 
 # The apply_async()/send_task() option and task kwarg, whatever the header is called.
 OPTION = "tenant_id"
@@ -79,15 +79,15 @@ def _declares_tenant_id(task: Any) -> bool:
     )
 
 
-def take_explicit(
-    task: Any, kwargs: Any, options: Dict[str, Any]
-) -> Tuple[Any, Dict[str, Any]]:
+def take_explicit(task: Any, kwargs: Any, options: Dict[str, Any]) -> Any:
     """Move an explicit tenant (option or kwarg) into ``options['headers']``.
 
-    Returns new ``kwargs`` and ``options``; the caller's dicts are never
-    written. Raises ``TypeError``/``ValueError`` on a bad value, before
-    anything is published. ``task`` may be ``None`` (``send_task`` of a task
-    this process does not know): its kwarg is then left in place.
+    ``options`` is a wrapper's own ``**options`` and is updated in place; the
+    ``kwargs`` returned are new when the tenant is taken out of them (the
+    caller's dict, and its ``headers``, are never written). Raises
+    ``TypeError``/``ValueError`` on a bad value, before anything is published.
+    ``task`` may be ``None`` (``send_task`` of a task this process does not
+    know): its kwarg is then left in place.
     """
     explicit = options.pop(OPTION, _MISSING)
     if kwargs and OPTION in kwargs:
@@ -103,28 +103,30 @@ def take_explicit(
             )
     if explicit is not _MISSING:
         _set_header(options, tenant_id_of(explicit))
-    return kwargs, options
+    return kwargs
 
 
 def ensure_header(
-    options: Dict[str, Any], task_id: Optional[str], freeze: bool = False,
-    task: Any = None, app: Any = None, name: Optional[str] = None,
+    options: Dict[str, Any], task: Any = None, app: Any = None, name: Optional[str] = None,
+    freeze: bool = False,
 ) -> Dict[str, Any]:
     """Give ``options`` a tenant header when none was set explicitly (idempotent).
 
     ``freeze``: write "no tenant" as an explicit ``None`` too, so that a later
     publish (``delay_on_commit`` at commit time) does not capture another one.
-    On every publish: kept to a handful of calls (see benchmarks/).
+    Runs on every publish: kept to a handful of calls (see benchmarks/).
     """
     config = conf._cached or get_config()
     header = config.header
     headers = options.get("headers")
     if headers and header in headers:
-        tenant_id_of(headers[header], what=f"headers[{header!r}]")
+        value = headers[header]
+        if value.__class__ is not str or value not in _valid_ids:
+            tenant_id_of(value, what=f"headers[{header!r}]")
     elif headers and isinstance(headers.get("headers"), dict) and header in headers["headers"]:
         _set_header(options, tenant_id_of(headers["headers"][header], what=f"headers[{header!r}]"))
     else:
-        value = _implicit_tenant_id(config, task_id)
+        value = _implicit_tenant_id(config, options)
         if value is not None or freeze:
             headers = dict(headers) if headers else {}
             headers[header] = value
@@ -170,11 +172,9 @@ def _enforce(options: Dict[str, Any], config: Any, task: Any, name: Optional[str
         options["headers"] = headers
 
 
-def _implicit_tenant_id(config: Any, task_id: Optional[str]) -> Optional[str]:
+def _implicit_tenant_id(config: Any, options: Dict[str, Any]) -> Optional[str]:
     scope = current_scope.get()
-    if scope is not None and (
-        not scope.in_body or (task_id is not None and task_id == scope.request.id)
-    ):
+    if scope is not None and (not scope.in_body or _is_retry_of(scope, options.get("task_id"))):
         inherited = header_value(scope.request, config.header)
         if inherited is not None:
             return tenant_id_of(inherited, what="inherited tenant header")
@@ -188,9 +188,13 @@ def _implicit_tenant_id(config: Any, task_id: Optional[str]) -> Optional[str]:
     return None
 
 
+def _is_retry_of(scope: Any, task_id: Optional[str]) -> bool:
+    return task_id is not None and task_id == scope.request.id
+
+
 def _set_header(options: Dict[str, Any], value: Optional[str]) -> None:
     # An explicit "no tenant" travels as None, so that the implicit step further
     # down the call (send_task/apply run ensure_header again) leaves it alone.
     headers = dict(options.get("headers") or {})
-    headers[get_config().header] = value
+    headers[(conf._cached or get_config()).header] = value
     options["headers"] = headers

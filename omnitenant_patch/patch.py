@@ -66,29 +66,29 @@ _celery_call: Any = None  # Celery's own Task.__call__, behind any stack protect
 
 def _apply_async(self, args=None, kwargs=None, *rest, **options):
     if OPTION in options or (kwargs and OPTION in kwargs):
-        kwargs, options = take_explicit(self, kwargs, options)
+        kwargs = take_explicit(self, kwargs, options)
     return _displaced[Task, "apply_async"](self, args, kwargs, *rest, **options)
 
 
 def _send_task(self, name, args=None, kwargs=None, **options):
     if OPTION in options or (kwargs and OPTION in kwargs):
-        kwargs, options = take_explicit(self._tasks.get(name), kwargs, options)
-    ensure_header(options, options.get("task_id"), False, None, self, name)
+        kwargs = take_explicit(self._tasks.get(name), kwargs, options)
+    ensure_header(options, None, self, name)
     return _displaced[Celery, "send_task"](self, name, args, kwargs, **options)
 
 
 def _apply(self, args=None, kwargs=None, *rest, **options):
     if OPTION in options or (kwargs and OPTION in kwargs):
-        kwargs, options = take_explicit(self, kwargs, options)
-    ensure_header(options, options.get("task_id"), False, self)
+        kwargs = take_explicit(self, kwargs, options)
+    ensure_header(options, self)
     return _displaced[Task, "apply"](self, args, kwargs, *rest, **options)
 
 
 def _apply_async_on_commit(self, args=None, kwargs=None, *rest, **options):
     # Celery's DjangoTask publishes when the transaction commits, when the request's
     # tenant may be gone: take the tenant now ("no tenant" included).
-    kwargs, options = take_explicit(self, kwargs, options)
-    ensure_header(options, options.get("task_id"), freeze=True, task=self)
+    kwargs = take_explicit(self, kwargs, options)
+    ensure_header(options, self, freeze=True)
     return _displaced[DjangoTask, "apply_async_on_commit"](self, args, kwargs, *rest, **options)
 
 

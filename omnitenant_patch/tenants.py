@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from time import monotonic
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Set, Tuple
 
 from . import conf
 from .conf import get_config
@@ -50,31 +50,43 @@ def tenant_id_of(value: Any, *, what: str = "tenant_id") -> Optional[str]:
 
     Accepts ``None``, a non-empty ``str``, an ``int`` and a tenant instance
     (a Django model instance with the ``TENANT_ID_FIELD`` attribute); anything
-    else raises ``TypeError``/``ValueError`` naming it. On every publish: the
-    common cases take no more than a few calls.
+    else raises ``TypeError``/``ValueError`` naming it. Runs on every publish:
+    an id or a tenant class seen before costs one set lookup, not the checks.
     """
     if value is None:
         return None
     cls = value.__class__
     if cls is str:
-        if 0 < len(value) <= MAX_TENANT_ID_LENGTH and value.isprintable() and not value.isspace():
-            return value
-        return _checked(value, what)
+        return value if value in _valid_ids else _checked_id(value, what)
+    if cls in _tenant_classes:
+        raw = getattr(value, (conf._cached or get_config()).tenant_id_field, _NO_FIELD)
+        if raw.__class__ is str and raw in _valid_ids:
+            return raw
+    return _id_of_other(value, what)
+
+
+def _checked_id(value: str, what: str) -> str:
+    value = _checked(value, what)
+    if len(_valid_ids) < _MEMO_SIZE:
+        _valid_ids.add(value)
+    return value
+
+
+def _id_of_other(value: Any, what: str) -> Optional[str]:
+    cls = value.__class__
     if cls is int:
         return str(value)
     field = (conf._cached or get_config()).tenant_id_field
     if isinstance(value, _model_base()):
         raw = getattr(value, field, _NO_FIELD)
-        if raw.__class__ is str and 0 < len(raw) <= MAX_TENANT_ID_LENGTH and raw.isprintable() \
-                and not raw.isspace():
-            return raw
         if raw is not _NO_FIELD:
             if isinstance(raw, bool) or not isinstance(raw, (str, int)):
                 raise ValueError(
                     f"{what}: tenant {value!r} has {field}={raw!r}; "
                     f"it must be a non-empty str or an int"
                 )
-            return _checked(str(raw), what)
+            _tenant_classes.add(cls)
+            return _checked_id(str(raw), what)
     if isinstance(value, str):
         return _checked(str(value), what)
     if isinstance(value, int) and not isinstance(value, bool):
@@ -84,6 +96,14 @@ def tenant_id_of(value: Any, *, what: str = "tenant_id") -> Optional[str]:
         f"an int, a tenant instance (with a {field!r} field) or None"
     )
 
+
+# Publishing checks the same few ids over and over: remember the ones found valid, and
+# the tenant model classes, so that the next time is one set lookup. Ids are immutable
+# and the checks never change, so nothing here goes stale; the size bound only stops a
+# project with unbounded ids from growing it.
+_MEMO_SIZE = 10_000
+_valid_ids: Set[str] = set()
+_tenant_classes: Set[type] = set()
 
 _NO_FIELD = object()
 _model_class: Any = None
