@@ -24,7 +24,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from . import context
 from .context import TenantContext
+from .tenants import tenant_id_of
 
 NO_TENANT = "-"
 
@@ -38,9 +40,11 @@ class TenantFilter(logging.Filter):
 
 
 def current_tenant_id() -> str:
-    from .tenants import tenant_id_of
-
-    tenant = TenantContext.get_tenant()
+    # On two records per task in a worker: read the context variable directly when it is the store.
+    if context._resolved_store is None:
+        tenant = context._current_tenant.get()
+    else:
+        tenant = TenantContext.get_tenant()
     if tenant is None:
         return NO_TENANT
     try:

@@ -50,7 +50,7 @@ from .headers import (
 )
 from .log import add_filter_to_handlers
 from .signing import signature_header, verify
-from .tenants import MAX_TENANT_ID_LENGTH, lookup_tenant, tenant_id_of
+from .tenants import MAX_TENANT_ID_LENGTH, _valid_ids, is_tenant_id, lookup_tenant, tenant_id_of
 
 _lock = threading.RLock()
 _patched = False
@@ -101,9 +101,10 @@ def _delay_on_commit(self, *args, **kwargs):
 class _Scope:
     """A task's tenant, from its task_prerun to its task_postrun, and how to leave it."""
 
-    __slots__ = ("task_id", "request", "error", "token", "manager", "in_body", "outer")
+    __slots__ = ("task", "task_id", "request", "error", "token", "manager", "in_body", "outer")
 
-    def __init__(self, task_id: Any, request: Any) -> None:
+    def __init__(self, task: Any, task_id: Any, request: Any) -> None:
+        self.task = task
         self.task_id = task_id
         self.request = request
         self.error: Optional[BaseException] = None
@@ -114,7 +115,7 @@ class _Scope:
 
 
 def _open_scope(task: Any, request: Any, task_id: Any) -> _Scope:
-    scope = _Scope(task_id, request)
+    scope = _Scope(task, task_id, request)
     scope.outer = current_scope.set(scope)
     try:
         tenant = _tenant_for_request(task, request)
@@ -151,8 +152,7 @@ def _tenant_for_request(task: Any, request: Any) -> Any:
                 f'OMNITENANT_CONFIG["CELERY"]["REQUIRE_TENANT"] is on; its body was not run'
             )
         return None
-    if value.__class__ is not str or not 0 < len(value) <= MAX_TENANT_ID_LENGTH \
-            or not value.isprintable() or value.isspace():
+    if value.__class__ is not str or value not in _valid_ids:
         value = valid_header_value(value, header, task.name)
     if config.sign_headers:
         signature = header_value(request, signature_header(header))
@@ -169,8 +169,7 @@ def valid_header_value(value: Any, header: str, task_name: str) -> str:
     """A tenant header as the ORM will see it: a plain, bounded, printable string."""
     if value.__class__ is int:
         value = str(value)
-    if value.__class__ is not str or not 0 < len(value) <= MAX_TENANT_ID_LENGTH \
-            or not value.isprintable() or value.isspace():
+    if not is_tenant_id(value):
         raise InvalidTenantHeader(
             f"header {header!r} on task {task_name} is {str(value)[:60]!r} "
             f"({type(value).__name__}); a tenant id is a non-empty printable string of at most "
@@ -203,19 +202,26 @@ def _on_task_postrun(sender=None, task_id=None, task=None, **_):
 
 
 def _call(self, *args, **kwargs):
-    stack = self.request_stack
-    request = stack.top
-    if request is not None and not request._protected and len(stack) == 1 \
-            and not request.called_directly:
+    scope = current_scope.get()
+    if scope is not None and scope.task is self and not scope.request._protected:
+        request = scope.request  # the tracer calling the task whose task_prerun just ran
+    else:
+        request = _traced_request(self)
+    if request is not None and not request._protected and not request.called_directly:
         request._protected = 1
-        return _run_traced(self, request, args, kwargs)
+        return _run_traced(self, request, args, kwargs, scope)
     if kwargs and OPTION in kwargs:
         return _call_in_tenant(self, args, kwargs)
     return _celery_call(self, *args, **kwargs)
 
 
-def _run_traced(task: Any, request: Any, args: tuple, kwargs: dict) -> Any:
-    scope = current_scope.get()
+def _traced_request(task: Any) -> Any:
+    """The request the tracer pushed, as Celery's own stack protection finds it."""
+    stack = task.request_stack
+    return stack.top if len(stack) == 1 else None
+
+
+def _run_traced(task: Any, request: Any, args: tuple, kwargs: dict, scope: Any) -> Any:
     opened_here = scope is None or scope.request is not request  # no task_prerun ran
     if opened_here:
         scope = _open_scope(task, request, request.id)

@@ -57,7 +57,7 @@ def tenant_id_of(value: Any, *, what: str = "tenant_id") -> Optional[str]:
         return None
     cls = value.__class__
     if cls is str:
-        return value if value in _valid_ids else _checked_id(value, what)
+        return value if value in _valid_ids or is_tenant_id(value) else _checked(value, what)
     if cls in _tenant_classes:
         raw = getattr(value, (conf._cached or get_config()).tenant_id_field, _NO_FIELD)
         if raw.__class__ is str and raw in _valid_ids:
@@ -65,11 +65,18 @@ def tenant_id_of(value: Any, *, what: str = "tenant_id") -> Optional[str]:
     return _id_of_other(value, what)
 
 
-def _checked_id(value: str, what: str) -> str:
-    value = _checked(value, what)
-    if len(_valid_ids) < _MEMO_SIZE:
-        _valid_ids.add(value)
-    return value
+def is_tenant_id(value: Any) -> bool:
+    """True for what a tenant header may hold: a non-empty printable ``str`` of at most
+    ``MAX_TENANT_ID_LENGTH`` characters, not all blank."""
+    if value.__class__ is not str:
+        return False
+    if value in _valid_ids:
+        return True
+    if 0 < len(value) <= MAX_TENANT_ID_LENGTH and value.isprintable() and not value.isspace():
+        if len(_valid_ids) < _MEMO_SIZE:
+            _valid_ids.add(value)
+        return True
+    return False
 
 
 def _id_of_other(value: Any, what: str) -> Optional[str]:
@@ -86,7 +93,8 @@ def _id_of_other(value: Any, what: str) -> Optional[str]:
                     f"it must be a non-empty str or an int"
                 )
             _tenant_classes.add(cls)
-            return _checked_id(str(raw), what)
+            raw = str(raw)
+            return raw if is_tenant_id(raw) else _checked(raw, what)
     if isinstance(value, str):
         return _checked(str(value), what)
     if isinstance(value, int) and not isinstance(value, bool):
