@@ -195,6 +195,7 @@ def _is_retry_of(scope: Any, task_id: Optional[str]) -> bool:
 def _set_header(options: Dict[str, Any], value: Optional[str]) -> None:
     # An explicit "no tenant" travels as None, so that the implicit step further
     # down the call (send_task/apply run ensure_header again) leaves it alone.
-    headers = dict(options.get("headers") or {})
+    headers = options.get("headers")
+    headers = dict(headers) if headers else {}
     headers[(conf._cached or get_config()).header] = value
     options["headers"] = headers
