@@ -79,21 +79,28 @@ def _declares_tenant_id(task: Any) -> bool:
     )
 
 
-def take_explicit(task: Any, kwargs: Any, options: Dict[str, Any]) -> Any:
-    """Move an explicit tenant (option or kwarg) into ``options['headers']``.
+def take_explicit(task: Any, args: tuple, at: int, options: Dict[str, Any]) -> tuple:
+    """Move an explicit tenant (option or kwarg) of a publish call into ``options['headers']``.
 
-    ``options`` is a wrapper's own ``**options`` and is updated in place; the
-    ``kwargs`` returned are new when the tenant is taken out of them (the
-    caller's dict, and its ``headers``, are never written). Raises
+    The call is ``(*args, **options)``, its task kwargs ``args[at]`` or
+    ``options['kwargs']``; ``options`` is a wrapper's own and is updated in place.
+    Returns ``args``, with new kwargs where the tenant was taken out of them (the
+    caller's dicts, and its ``headers``, are never written). Raises
     ``TypeError``/``ValueError`` on a bad value, before anything is published.
     ``task`` may be ``None`` (``send_task`` of a task this process does not
     know): its kwarg is then left in place.
     """
+    given = len(args) > at
+    kwargs = args[at] if given else options.get("kwargs")
     explicit = options.pop(OPTION, _MISSING)
     if kwargs and OPTION in kwargs:
         from_kwargs = kwargs[OPTION]
         if task is not None and not accepts_tenant_kwarg(task):
             kwargs = {k: v for k, v in kwargs.items() if k != OPTION}
+            if given:
+                args = (*args[:at], kwargs, *args[at + 1:])
+            else:
+                options["kwargs"] = kwargs
         if explicit is _MISSING:
             explicit = from_kwargs
         elif tenant_id_of(explicit) != tenant_id_of(from_kwargs, what="kwargs['tenant_id']"):
@@ -103,7 +110,7 @@ def take_explicit(task: Any, kwargs: Any, options: Dict[str, Any]) -> Any:
             )
     if explicit is not _MISSING:
         _set_header(options, tenant_id_of(explicit))
-    return kwargs
+    return args
 
 
 def ensure_header(

@@ -149,6 +149,50 @@ def test_send_task_by_name_takes_the_option_and_the_context(app, published, acme
     assert all("tenant_id" not in m["options"] for m in published)
 
 
+def test_tenant_kwarg_is_found_however_the_call_passes_kwargs(app, published):
+    # The wrappers pass calls through in the caller's shape: kwargs by position or keyword.
+    task = app.tasks["t.whoami"]
+    task.apply_async(("x",), {"tenant_id": "acme"})
+    task.apply_async(args=("x",), kwargs={"tenant_id": "globex"})
+    app.send_task("t.whoami", ("x",), {"tenant_id": "acme"})
+    app.send_task("t.whoami", kwargs={"tenant_id": "globex"})
+    app.send_task(name="t.whoami", args=("x",), kwargs={"tenant_id": "acme"}, countdown=0)
+    assert [headers_of(m)["tenant_id"] for m in published] == [
+        "acme", "globex", "acme", "globex", "acme"]
+
+
+def test_tenant_kwarg_is_dropped_however_the_call_passes_kwargs(app, published):
+    sent_kwargs = []
+    original = app.amqp.create_task_message
+
+    def spy(task_id, name, args=None, kwargs=None, *rest, **more):
+        sent_kwargs.append(kwargs)
+        return original(task_id, name, args, kwargs, *rest, **more)
+
+    app.amqp.create_task_message = spy
+    try:
+        app.tasks["t.whoami"].apply_async((), {"tenant_id": "acme", "label": "p"})
+        app.tasks["t.whoami"].apply_async(kwargs={"tenant_id": "acme", "label": "k"})
+        app.send_task("t.whoami", (), {"tenant_id": "acme", "label": "s"})
+        app.send_task("t.whoami", kwargs={"tenant_id": "acme", "label": "n"})
+    finally:
+        app.amqp.create_task_message = original
+    assert sent_kwargs == [{"label": "p"}, {"label": "k"}, {"label": "s"}, {"label": "n"}]
+
+
+def test_a_malformed_publish_call_gets_celerys_own_type_error_and_nothing_is_sent(app,
+                                                                                   published):
+    with pytest.raises(TypeError):
+        app.tasks["t.whoami"].apply_async(("x",), args=("y",), tenant_id="acme")
+    with pytest.raises(TypeError):
+        app.send_task("t.whoami", name="t.whoami", tenant_id="acme")
+    with pytest.raises(TypeError):
+        app.send_task()
+    assert published == []
+    app.send_task("t.whoami", tenant_id="globex")
+    assert [headers_of(m)["tenant_id"] for m in published] == ["globex"]
+
+
 def test_signature_options_carry_the_tenant(app, published):
     app.signature("t.whoami").set(tenant_id="acme").apply_async()
     app.signature("t.whoami", kwargs={"tenant_id": "globex"}).delay()
