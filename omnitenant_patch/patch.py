@@ -104,7 +104,11 @@ def _delay_on_commit(self, /, *args, **kwargs):
 # --------------------------------------------------------------------------- worker side
 
 class _Scope:
-    """A task's tenant, from its task_prerun to its task_postrun, and how to leave it."""
+    """A task's tenant, from its task_prerun to its task_postrun, and how to leave it.
+
+    Opening makes it this context's ``current_scope``, so that what Celery publishes on the
+    task's behalf inherits its tenant; ``error`` is the lookup's, raised on the call path.
+    """
 
     __slots__ = ("task", "task_id", "request", "error", "token", "manager", "in_body", "outer")
 
@@ -116,12 +120,11 @@ class _Scope:
         self.token: Any = None
         self.manager: Any = None
         self.in_body = False
-        self.outer: Any = None
+        self.outer = current_scope.set(self)
 
 
 def _open_scope(task: Any, request: Any, task_id: Any) -> _Scope:
     scope = _Scope(task, task_id, request)
-    scope.outer = current_scope.set(scope)
     try:
         tenant = _tenant_for_request(task, request)
     except Exception as exc:  # refused on the call path, in Task.__call__
@@ -194,27 +197,39 @@ def _refuse(task: Any, request: Any, error: BaseException) -> Any:
     raise error
 
 
-def _on_task_prerun(sender=None, task_id=None, task=None, **_):
+# The receivers name every keyword Celery sends them, so that none takes CPython's slow path
+# into ``**_`` (see the queueing side); ``**_`` is for keywords a later Celery may add.
+
+def _on_task_prerun(signal=None, sender=None, task_id=None, task=None, args=None, kwargs=None,
+                    **_):
     task = task or sender
     if task is not None:
         _open_scope(task, task.request, task_id)
 
 
-def _on_task_postrun(sender=None, task_id=None, task=None, **_):
+def _on_task_postrun(signal=None, sender=None, task_id=None, task=None, args=None, kwargs=None,
+                     retval=None, state=None, **_):
     scope = current_scope.get()
     if scope is not None and scope.task_id == task_id:
         _close_scope(scope)
 
 
-def _call(self, *args, **kwargs):
+def _call(self, /, *args, **kwargs):
     scope = current_scope.get()
-    if scope is not None and scope.task is self and not scope.request._protected:
-        request = scope.request  # the tracer calling the task whose task_prerun just ran
-    else:
-        request = _traced_request(self)
+    if scope is not None and scope.task is self:
+        request = scope.request
+        if not request._protected and not request.called_directly:
+            # The tracer calling the task whose task_prerun just opened this scope.
+            request._protected = 1
+            return _run_in_scope(self, scope, args, kwargs)
+    request = _traced_request(self)
     if request is not None and not request._protected and not request.called_directly:
         request._protected = 1
-        return _run_traced(self, request, args, kwargs, scope)
+        scope = _open_scope(self, request, request.id)  # no task_prerun ran
+        try:
+            return _run_in_scope(self, scope, args, kwargs)
+        finally:
+            _close_scope(scope)
     if kwargs and OPTION in kwargs:
         return _call_in_tenant(self, args, kwargs)
     return _celery_call(self, *args, **kwargs)
@@ -226,23 +241,17 @@ def _traced_request(task: Any) -> Any:
     return stack.top if len(stack) == 1 else None
 
 
-def _run_traced(task: Any, request: Any, args: tuple, kwargs: dict, scope: Any) -> Any:
-    opened_here = scope is None or scope.request is not request  # no task_prerun ran
-    if opened_here:
-        scope = _open_scope(task, request, request.id)
+def _run_in_scope(task: Any, scope: _Scope, args: tuple, kwargs: dict) -> Any:
+    """Run the body of a traced task, as Celery's ``__protected_call__`` does, in its scope."""
+    if scope.error is not None:
+        _refuse(task, scope.request, scope.error)
+    if OPTION in kwargs and not accepts_tenant_kwarg(task):
+        kwargs = {k: v for k, v in kwargs.items() if k != OPTION}
+    scope.in_body = True
     try:
-        if scope.error is not None:
-            _refuse(task, request, scope.error)
-        if OPTION in kwargs and not accepts_tenant_kwarg(task):
-            kwargs = {k: v for k, v in kwargs.items() if k != OPTION}
-        scope.in_body = True
-        try:
-            return task.run(*args, **kwargs)
-        finally:
-            scope.in_body = False
+        return task.run(*args, **kwargs)
     finally:
-        if opened_here:
-            _close_scope(scope)
+        scope.in_body = False
 
 
 def _call_in_tenant(task: Any, args: tuple, kwargs: dict) -> Any:

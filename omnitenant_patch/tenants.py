@@ -152,15 +152,18 @@ def lookup_tenant(tenant_id: str, *, task_name: str = "?") -> Any:
     before the TTL ends. Unknown ids are never cached: they fail closed.
     """
     config = conf._cached or get_config()
+    entry = _cache.get(tenant_id)
+    if entry is not None and entry[1] > monotonic():
+        if _shared_alias is None:
+            return entry[0]
+        generation = _generation(config)
+        if generation is not _UNKNOWN and generation == entry[2]:
+            return entry[0]
     if not config.cache_ttl:
         return _query(tenant_id, task_name, config)
     if not _connected:
         _connect_invalidation()
-    generation = None if _shared_alias is None else _generation(config)
-    entry = _cache.get(tenant_id)
-    if entry is not None and entry[2] == generation and generation is not _UNKNOWN \
-            and entry[1] > monotonic():
-        return entry[0]
+    generation = _generation(config)
     tenant = _query(tenant_id, task_name, config)
     _cache[tenant_id] = (tenant, monotonic() + config.cache_ttl, generation)
     return tenant
@@ -192,6 +195,7 @@ _connected = False
 
 
 def _generation(config: Any) -> Any:
+    """The shared cache's generation; ``None`` with no shared cache, ``_UNKNOWN`` if unreadable."""
     global _shared_alias
     alias = _shared_alias
     if alias is _UNRESOLVED:
