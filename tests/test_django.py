@@ -190,6 +190,17 @@ def test_a_deleted_tenant_fails_closed_at_once():
         lookup_tenant("doomed")
 
 
+def test_cached_tenants_are_dropped_when_the_id_field_changes(settings_override):
+    from testproj.tenants.models import Tenant
+
+    Tenant.objects.get_or_create(tenant_id="initech", defaults={"name": "Initech Ltd"})
+    lookup_tenant("initech")
+    settings_override(TENANT_ID_FIELD="name")
+    with pytest.raises(TenantNotFound):
+        lookup_tenant("initech")  # no tenant is *named* so: the cached one must not answer
+    assert lookup_tenant("Initech Ltd").tenant_id == "initech"
+
+
 def test_ttl_zero_looks_up_every_time(settings_override):
     settings_override(CACHE={"TTL": 0})
     lookup_tenant("acme")

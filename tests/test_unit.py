@@ -54,6 +54,21 @@ def published(app):
     app.amqp.send_task_message = original
 
 
+@pytest.fixture
+def sent_kwargs(app, published):
+    """The task kwargs each publish hands to Celery's message builder."""
+    sent = []
+    original = app.amqp.create_task_message
+
+    def spy(task_id, name, args=None, kwargs=None, *rest, **more):
+        sent.append(kwargs)
+        return original(task_id, name, args, kwargs, *rest, **more)
+
+    app.amqp.create_task_message = spy
+    yield sent
+    app.amqp.create_task_message = original
+
+
 def headers_of(message):
     return message["headers"]
 
@@ -99,21 +114,30 @@ def test_option_sets_the_header_and_never_reaches_celery(app, published):
     assert "tenant_id" not in message["options"]
 
 
-def test_kwargs_sent_to_the_broker_lose_an_undeclared_tenant_id(app, published):
-    sent_kwargs = []
-    original = app.amqp.create_task_message
-
-    def spy(task_id, name, args=None, kwargs=None, *rest, **more):
-        sent_kwargs.append(kwargs)
-        return original(task_id, name, args, kwargs, *rest, **more)
-
-    app.amqp.create_task_message = spy
-    try:
-        app.tasks["t.whoami"].delay("x", tenant_id="acme")
-        app.tasks["t.declares_tenant"].delay(1, tenant_id="acme")
-    finally:
-        app.amqp.create_task_message = original
+def test_kwargs_sent_to_the_broker_lose_an_undeclared_tenant_id(app, sent_kwargs):
+    app.tasks["t.whoami"].delay("x", tenant_id="acme")
+    app.tasks["t.declares_tenant"].delay(1, tenant_id="acme")
     assert sent_kwargs == [{}, {"tenant_id": "acme"}]
+
+
+def test_tenant_kwarg_handling_follows_a_task_redefined_under_its_name(app, sent_kwargs):
+    # Whether a task declares tenant_id is remembered per task function, not per name.
+    @app.task(name="t.redefined", shared=False)
+    def declares(tenant_id=None):
+        return tenant_id
+
+    try:
+        app.tasks["t.redefined"].delay(tenant_id="acme")
+        app.tasks.unregister("t.redefined")
+
+        @app.task(name="t.redefined", shared=False)
+        def does_not():
+            return None
+
+        app.tasks["t.redefined"].delay(tenant_id="acme")
+    finally:
+        app.tasks.unregister("t.redefined")
+    assert sent_kwargs == [{"tenant_id": "acme"}, {}]
 
 
 def test_callers_dicts_are_never_modified(app, published):
@@ -161,22 +185,11 @@ def test_tenant_kwarg_is_found_however_the_call_passes_kwargs(app, published):
         "acme", "globex", "acme", "globex", "acme"]
 
 
-def test_tenant_kwarg_is_dropped_however_the_call_passes_kwargs(app, published):
-    sent_kwargs = []
-    original = app.amqp.create_task_message
-
-    def spy(task_id, name, args=None, kwargs=None, *rest, **more):
-        sent_kwargs.append(kwargs)
-        return original(task_id, name, args, kwargs, *rest, **more)
-
-    app.amqp.create_task_message = spy
-    try:
-        app.tasks["t.whoami"].apply_async((), {"tenant_id": "acme", "label": "p"})
-        app.tasks["t.whoami"].apply_async(kwargs={"tenant_id": "acme", "label": "k"})
-        app.send_task("t.whoami", (), {"tenant_id": "acme", "label": "s"})
-        app.send_task("t.whoami", kwargs={"tenant_id": "acme", "label": "n"})
-    finally:
-        app.amqp.create_task_message = original
+def test_tenant_kwarg_is_dropped_however_the_call_passes_kwargs(app, sent_kwargs):
+    app.tasks["t.whoami"].apply_async((), {"tenant_id": "acme", "label": "p"})
+    app.tasks["t.whoami"].apply_async(kwargs={"tenant_id": "acme", "label": "k"})
+    app.send_task("t.whoami", (), {"tenant_id": "acme", "label": "s"})
+    app.send_task("t.whoami", kwargs={"tenant_id": "acme", "label": "n"})
     assert sent_kwargs == [{"label": "p"}, {"label": "k"}, {"label": "s"}, {"label": "n"}]
 
 
