@@ -122,9 +122,11 @@ class Worker:
 
         return app
 
-    def start(self) -> Worker:
+    def start(self, prefix: tuple = (), timeout: float = 60) -> Worker:
+        """Start the worker and wait until it says it is ready; ``prefix`` runs it under another
+        command (the benchmarks' valgrind)."""
         command = [
-            sys.executable, "-m", "celery", "-A", "testproj.celery_app", "worker",
+            *prefix, sys.executable, "-m", "celery", "-A", "testproj.celery_app", "worker",
             "-P", self.pool, "-Q", self.queue, "-n", f"{self.queue}@%h", "-l", "info",
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]
@@ -135,7 +137,7 @@ class Worker:
             command, env=self.env, cwd=str(TESTS_DIR.parent), stdout=log,
             stderr=subprocess.STDOUT, start_new_session=True,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker {self.name} exited at start:\n{self.log_tail()}")
@@ -143,7 +145,7 @@ class Worker:
                 return self
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"worker {self.name} not ready after 60 s:\n{self.log_tail()}")
+        raise RuntimeError(f"worker {self.name} not ready after {timeout} s:\n{self.log_tail()}")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
