@@ -450,8 +450,8 @@ def report(enqueue: dict, worker: dict, execution: dict, lookups: float, args) -
         f"| {fmt(worker['patched'], ',.0f')} | **{fmt(worker['ratio'], '.3f')}** |",
         "",
         "² callgrind's count for the whole worker process (consumer, decoding, tracer, the "
-        "task's Redis `INCR`, acks, two log lines): what a CPU-bound worker spends per task, "
-        "independent of whatever else the machine runs.",
+        "task's Redis `INCR`, acks, two log lines), independent of whatever else the machine "
+        "runs; instructions, not cycles.",
         "",
         f"| execution: real worker alone, Redis, {args.tasks} tasks | bare tasks/s "
         f"| patched tasks/s | ratio ³ (range) | bare CPU µs/task | patched CPU µs/task "
@@ -470,8 +470,8 @@ def report(enqueue: dict, worker: dict, execution: dict, lookups: float, args) -
         "",
         f"³ patched / bare (CPU: bare / patched), median of {args.exec_rounds} per-round ratios; "
         "rounds alternate which goes first. Back-to-back runs on this shared machine differ by "
-        "up to ±10 %, more than the effect: these are the wall-clock figures, the instruction "
-        "count above is the measure.",
+        "up to ±10 %: read the range. The instruction count above is free of that noise but "
+        "counts no cache or scheduling cost, so the throughput target is judged on both.",
         "",
         f"Tenant-table queries per task in a warm worker: **{lookups:.3f}**.",
         "",
@@ -493,15 +493,19 @@ def targets(enqueue: dict, worker: dict, execution: dict, lookups: float) -> str
     compared = [row for row in enqueue.values() if "floor" in row]
     worst_calls = max(row["calls_ratio"] for row in compared)
     worst_cpu = max(row["cpu_ratio"] for row in compared)
-    wall = ", ".join(f"{pool} {result['rate_ratio']:.3f}" for pool, result in execution.items())
+    wall = {pool: result["rate_ratio"] for pool, result in execution.items()}
     throughput = worker["ratio"]
     rows = [
         ("Python calls per enqueue ≤ +2 %", f"{worst_calls:.3f}",
          worst_calls <= TARGETS["calls"]),
         ("CPU-time ratio per enqueue ≤ 1.03", f"{worst_cpu:.3f}", worst_cpu <= TARGETS["cpu"]),
+        # Instructions are noise-free but count no cache or scheduling cost; the wall clock
+        # has all of it and the machine's noise too: the target holds only if both say so.
         ("worker throughput ratio ≥ 0.97",
-         f"{fmt(throughput, '.3f')} by instruction count (wall clock, median: {wall})",
-         throughput is not None and throughput >= TARGETS["throughput"]),
+         f"wall clock (median) {', '.join(f'{pool} {r:.3f}' for pool, r in wall.items())}; "
+         f"instructions {fmt(throughput, '.3f')}",
+         throughput is not None and throughput >= TARGETS["throughput"]
+         and min(wall.values()) >= TARGETS["throughput"]),
         ("0 tenant queries per task once warm", f"{lookups:.3f}", lookups == 0),
     ]
     lines = ["| target | worst case here | met |", "|---|---|---|"]
