@@ -153,17 +153,16 @@ def lookup_tenant(tenant_id: str, *, task_name: str = "?") -> Any:
     """
     config = conf._cached or get_config()
     entry = _cache.get(tenant_id)
-    if entry is not None and entry[1] > monotonic():
-        if _shared_alias is None:
-            return entry[0]
-        generation = _generation(config)
-        if generation is not _UNKNOWN and generation == entry[2]:
-            return entry[0]
+    fresh = entry is not None and entry[1] > monotonic()
+    if fresh and _shared_alias is None:  # this process's receivers drop what changed
+        return entry[0]
     if not config.cache_ttl:
         return _query(tenant_id, task_name, config)
+    generation = _generation(config)
+    if fresh and generation is not _UNKNOWN and generation == entry[2]:
+        return entry[0]
     if not _connected:
         _connect_invalidation()
-    generation = _generation(config)
     tenant = _query(tenant_id, task_name, config)
     _cache[tenant_id] = (tenant, monotonic() + config.cache_ttl, generation)
     return tenant
