@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import contextvars
 import inspect
+import uuid
 from typing import Any, Dict, Optional
 
 from . import conf, context
 from .conf import get_config
+from .exceptions import TenantRequired
+from .signing import sign, signature_header
 from .tenants import _valid_ids, tenant_id_of
 
 # The apply_async()/send_task() option and task kwarg, whatever the header is called.
@@ -155,9 +158,6 @@ def is_tenant_agnostic(task: Any, name: Optional[str] = None) -> bool:
 
 def _enforce(options: Dict[str, Any], config: Any, task: Any, name: Optional[str]) -> None:
     """``REQUIRE_TENANT`` and ``SIGN_HEADERS`` at publish time."""
-    from .exceptions import TenantRequired
-    from .signing import sign, signature_header
-
     headers = options.get("headers") or {}
     value = headers.get(config.header)
     if value is None:
@@ -169,8 +169,6 @@ def _enforce(options: Dict[str, Any], config: Any, task: Any, name: Optional[str
             )
         return
     if config.sign_headers:
-        import uuid
-
         task_id = options.get("task_id")
         if not task_id:
             task_id = options["task_id"] = str(uuid.uuid4())

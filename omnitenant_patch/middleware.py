@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable, Optional
 
+from asgiref.sync import sync_to_async
 from django.http import Http404
 from django.utils.module_loading import import_string
 
@@ -111,8 +112,6 @@ class TenantMiddleware:
             return self.get_response(request)
 
     async def __acall__(self, request: Any) -> Any:
-        from asgiref.sync import sync_to_async
-
         tenant = await sync_to_async(resolve_request_tenant)(request)
         request.tenant = tenant
         with TenantContext.use_tenant(tenant):

@@ -12,7 +12,11 @@ can be rotated without failing messages already queued.
 
 from __future__ import annotations
 
+import hmac
 from typing import Any, List
+
+from django.conf import settings
+from django.core.signing import Signer
 
 SALT = "omnitenant_patch.tenant-header"
 
@@ -27,19 +31,12 @@ def _value(task_id: str, tenant_id: str) -> str:
 
 def sign(task_id: str, tenant_id: str) -> str:
     """The signature of ``tenant_id`` for the message ``task_id``, with ``SECRET_KEY``."""
-    from django.core.signing import Signer
-
     return Signer(salt=SALT).signature(_value(task_id, tenant_id))
 
 
 def verify(task_id: Any, tenant_id: str, signature: Any) -> bool:
     """True when ``signature`` was made for this task id and tenant by a current or
     fallback ``SECRET_KEY``."""
-    import hmac
-
-    from django.conf import settings
-    from django.core.signing import Signer
-
     if not isinstance(signature, str) or not isinstance(task_id, str) or not signature:
         return False
     value = _value(task_id, tenant_id)

@@ -6,6 +6,8 @@ import uuid
 from time import monotonic
 from typing import Any, Dict, Optional, Set, Tuple
 
+from django.core.cache import caches
+
 from . import conf
 from .conf import get_config
 from .exceptions import ImproperlyConfigured, TenantNotFound
@@ -202,8 +204,6 @@ def _generation(config: Any) -> Any:
     if alias is None:
         return None
     try:
-        from django.core.cache import caches
-
         return caches[alias].get(_GENERATION_KEY)
     except Exception:
         return _UNKNOWN
@@ -218,7 +218,6 @@ def _find_shared_alias(config: Any) -> Optional[str]:
     where the post_save/post_delete receivers already clear this process's copies."""
     if config.cache_alias is None:
         return None
-    from django.core.cache import caches
     from django.core.cache.backends.locmem import LocMemCache
 
     return None if isinstance(caches[config.cache_alias], LocMemCache) else config.cache_alias
@@ -229,8 +228,6 @@ def invalidate_tenants(**_: Any) -> None:
     _cache.clear()
     alias = get_config().cache_alias
     if alias is not None:
-        from django.core.cache import caches
-
         caches[alias].set(_GENERATION_KEY, uuid.uuid4().hex, None)
 
 
