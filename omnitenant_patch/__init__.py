@@ -6,6 +6,8 @@ One line in ``settings.py``::
     patch_celery()
 """
 
+from .backends import get_tenant_model
+from .backends.base import TenantBackend
 from .context import TenantContext
 from .exceptions import (
     ImproperlyConfigured,
@@ -17,16 +19,16 @@ from .exceptions import (
     UnsupportedCeleryVersion,
 )
 from .fanout import for_each_tenant
+from .install import is_patched, patch_celery, tenant_agnostic, unpatch_celery
 from .log import TenantFilter
-from .patch import is_patched, patch_celery, tenant_agnostic, unpatch_celery
-from .tenants import get_tenant_model
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ImproperlyConfigured",
     "InvalidTenantHeader",
     "OmnitenantError",
+    "TenantBackend",
     "TenantContext",
     "TenantFilter",
     "TenantNotFound",

@@ -1,11 +1,16 @@
 """System checks (``manage.py check``), with stable ids:
 
-- ``omnitenant.E001`` ``TENANT_MODEL`` unset or not an installed model
-- ``omnitenant.E002`` the tenant model has no ``TENANT_ID_FIELD`` field
+- ``omnitenant.E001`` the built-in backend has no (installed) ``TENANT_MODEL``
+- ``omnitenant.E002`` its tenant model has no ``TENANT_ID_FIELD`` field
 - ``omnitenant.E003`` the installed Celery is outside the supported range
-- ``omnitenant.W001`` ``AUTO_CAPTURE`` is on but nothing sets a request tenant
+- ``omnitenant.E004`` a setting holds a value it may not (one message per setting)
+- ``omnitenant.E005`` ``BACKEND`` names no usable backend
+- ``omnitenant.W001`` ``AUTO_CAPTURE`` is on but nothing puts a request's tenant in force
 - ``omnitenant.W002`` a task class overrides ``apply_async``/``__call__`` without ``super()``
 - ``omnitenant.W003`` the app is installed but Celery is not patched
+- ``omnitenant.W004`` ``PATCHES`` in the dict form where django-omnitenant needs the list form
+
+Backends add their own (``TenantBackend.check``).
 """
 
 from __future__ import annotations
@@ -14,45 +19,44 @@ from typing import Any, List
 
 from django.core import checks
 
-from .conf import get_config
+from .apps import PATCH_MODULE
+from .conf import get_config, problems, user_settings
 from .exceptions import ImproperlyConfigured, UnsupportedCeleryVersion
 
-MIDDLEWARE_PATHS = (
-    "omnitenant_patch.middleware.TenantMiddleware",
-    "django_omnitenant.middleware.TenantMiddleware",
-)
+MIDDLEWARE = "omnitenant_patch.middleware.TenantMiddleware"
 ESCAPES = {
     "__call__": "a task for an unknown tenant is not refused",
     "apply_async": "the tenant is not taken when its tasks are queued",
 }
-GUARDED = tuple(ESCAPES)
 
 
 @checks.register()
-def check_tenant_model(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
-    from .tenants import get_tenant_model
+def check_settings(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
+    from .state import STATE
 
     try:
-        model = get_tenant_model()
+        found = problems(user_settings(), STATE.overrides)
     except ImproperlyConfigured as exc:
-        return [checks.Error(str(exc), id="omnitenant.E001",
-                             hint='Set OMNITENANT_CONFIG["TENANT_MODEL"] = "app_label.Model".')]
-    field = get_config().tenant_id_field
+        found = [str(exc)]
+    return [checks.Error(message, id="omnitenant.E004",
+                         hint="See the settings table in omnitenant_patch's README.")
+            for message in found]
+
+
+@checks.register()
+def check_backend(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
+    from .backends import active_backend
+
     try:
-        model._meta.get_field(field)
-    except Exception:
-        return [checks.Error(
-            f"tenant model {model._meta.label} has no field {field!r}",
-            id="omnitenant.E002",
-            hint='Set OMNITENANT_CONFIG["TENANT_ID_FIELD"] to the field tenant ids are stored in.',
-        )]
-    return []
+        return active_backend().check()
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), id="omnitenant.E005")]
 
 
 @checks.register()
 def check_celery(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
     from .celery_compat import check_celery_version
-    from .patch import is_patched
+    from .install import is_patched
 
     try:
         check_celery_version()
@@ -62,8 +66,23 @@ def check_celery(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]
         return [checks.Warning(
             "omnitenant_patch is installed but Celery is not patched: tasks run in no tenant",
             id="omnitenant.W003",
-            hint='Call patch_celery() in settings.py or set '
-                 'OMNITENANT_CONFIG["PATCHES"]["celery"] = True.',
+            hint=f'Call patch_celery() in settings.py, or list "{PATCH_MODULE}" in '
+                 f'OMNITENANT_CONFIG["PATCHES"].',
+        )]
+    return []
+
+
+@checks.register()
+def check_patches_form(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
+    from django.apps import apps
+
+    patches = user_settings().get("PATCHES")
+    if isinstance(patches, dict) and apps.is_installed("django_omnitenant"):
+        return [checks.Warning(
+            'OMNITENANT_CONFIG["PATCHES"] is a dict, but django-omnitenant reads that key as a '
+            "list of patch modules and fails on a dict",
+            id="omnitenant.W004",
+            hint=f'Write OMNITENANT_CONFIG["PATCHES"] = ["{PATCH_MODULE}"].',
         )]
     return []
 
@@ -73,12 +92,17 @@ def check_request_tenant(app_configs: Any = None, **_: Any) -> List[checks.Check
     from django.conf import settings
     from django.utils.module_loading import import_string
 
+    from .backends import active_backend
     from .middleware import TenantMiddleware
 
-    if not get_config().auto_capture:
-        return []
+    try:
+        if not get_config().auto_capture:
+            return []
+        known = {MIDDLEWARE, *active_backend().middleware}
+    except ImproperlyConfigured:
+        return []  # reported by check_settings / check_backend
     for path in getattr(settings, "MIDDLEWARE", None) or []:
-        if path in MIDDLEWARE_PATHS:
+        if path in known:
             return []
         try:
             if issubclass(import_string(path), TenantMiddleware):
@@ -86,10 +110,10 @@ def check_request_tenant(app_configs: Any = None, **_: Any) -> List[checks.Check
         except Exception:
             continue
     return [checks.Warning(
-        "AUTO_CAPTURE is on but no middleware sets a request tenant, so tasks queued from "
-        "views carry none unless they pass tenant_id=",
+        "AUTO_CAPTURE is on but no middleware puts a request's tenant in force, so tasks queued "
+        "from views carry none unless they pass tenant_id=",
         id="omnitenant.W001",
-        hint='Add "omnitenant_patch.middleware.TenantMiddleware" to MIDDLEWARE, or set '
+        hint=f'Add "{MIDDLEWARE}" (or your tenancy library\'s middleware) to MIDDLEWARE, or set '
              'OMNITENANT_CONFIG["CELERY"]["AUTO_CAPTURE"] = False if every call passes tenant_id.',
     )]
 
@@ -105,12 +129,12 @@ def check_task_classes(app_configs: Any = None, **_: Any) -> List[checks.CheckMe
             if cls in seen or cls.__module__.startswith(("celery.", "omnitenant_patch.")):
                 continue
             seen.add(cls)
-            for name in GUARDED:
+            for name, escape in ESCAPES.items():
                 method = cls.__dict__.get(name)
                 if method is not None and not calls_super(method):
                     messages.append(checks.Warning(
                         f"{cls.__module__}.{cls.__qualname__}.{name} does not call super(): "
-                        f"its tasks escape omnitenant_patch ({ESCAPES[name]})",
+                        f"its tasks escape omnitenant_patch ({escape})",
                         obj=cls, id="omnitenant.W002",
                         hint=f"Call super().{name}(...) from the override.",
                     ))

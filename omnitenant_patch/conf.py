@@ -1,219 +1,214 @@
-"""Settings: every ``OMNITENANT_CONFIG`` key with its default, read in one place.
+"""Settings, declared once: ``OMNITENANT_CONFIG`` keys with their defaults, allowed values and docs.
 
-``patch_celery()`` is called from ``settings.py`` before the rest of the
-settings exist, so nothing here is read at import time: ``get_config()``
-builds the effective configuration on first use and caches it until Django's
-``setting_changed`` signal (``override_settings``) or a new override drops it.
+Everything else comes from ``SETTINGS``: validation, the ``patch_celery(**overrides)``
+keywords, the system check that reports a wrong value, and README's settings table
+(``python -m omnitenant_patch settings-table``; a test fails when README drifts).
+
+``patch_celery()`` is called from ``settings.py`` before the rest of the settings
+exist, so nothing is read at import time: ``get_config()`` builds the effective
+configuration on first use and ``state`` drops it when Django's ``setting_changed``
+names ``OMNITENANT_CONFIG``.
 """
 
 from __future__ import annotations
 
-import threading
-from typing import Any, Dict, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
+from .celery_compat import REQUEST_FIELDS
 from .exceptions import ImproperlyConfigured
+from .state import STATE
 
-DEFAULTS: Dict[str, Any] = {
-    "TENANT_MODEL": None,  # "app_label.ModelName"; required where tenants are looked up
-    "TENANT_ID_FIELD": "tenant_id",  # field the header value is looked up by
-    "CELERY": {
-        "AUTO_CAPTURE": True,  # fall back to TenantContext.get_tenant() at enqueue
-        "HEADER": "tenant_id",  # the seed's name, so in-flight messages interoperate
-        "SIGN_HEADERS": False,  # HMAC the tenant header with SECRET_KEY, bound to the task id
-        "REQUIRE_TENANT": False,  # queueing (and running) a task with no tenant raises
-        "ON_MISSING_TENANT": "raise",  # unknown tenant in a worker: "raise", "retry", "reject"
-    },
-    "CONTEXT": "auto",  # "auto", "omnitenant_patch" or "dotted.path.TenantContext" (see context.py)
-    "PATCHES": {"celery": False},  # the seed's switch: AppConfig.ready() patches when true
-    "CACHE": {
-        "TTL": 300,  # seconds a worker keeps a looked-up tenant; 0 = look up every task
-        "ALIAS": "default",  # Django cache shared by web and workers, for instant invalidation
-    },
-    "MIDDLEWARE": {
-        "RESOLVER": "header",  # "header", "subdomain" or "dotted.path.to.callable(request)"
-        "HEADER": "X-Tenant-ID",  # request header read by the "header" resolver
-        "SUBDOMAIN_BASE": None,  # e.g. "example.com"; None = first label of a 3+ label host
-        "ON_UNKNOWN": "404",  # "404" (Http404) or "raise" (TenantNotFound propagates)
-    },
-}
 
-# patch_celery(**overrides) keyword -> (section, key) in OMNITENANT_CONFIG.
-OVERRIDES = {
-    "sign_headers": ("CELERY", "SIGN_HEADERS"),
-    "require_tenant": ("CELERY", "REQUIRE_TENANT"),
-    "on_missing_tenant": ("CELERY", "ON_MISSING_TENANT"),
-    "tenant_model": (None, "TENANT_MODEL"),
-    "tenant_id_field": (None, "TENANT_ID_FIELD"),
-    "auto_capture": ("CELERY", "AUTO_CAPTURE"),
-    "header": ("CELERY", "HEADER"),
-}
+class Setting(NamedTuple):
+    """One key of ``OMNITENANT_CONFIG``."""
 
-# Names a custom header must not take: on Celery <= 5.2 custom headers become
-# attributes of the task request, next to these.
-_RESERVED_HEADERS = frozenset(
-    """
-    id task args kwargs retries eta expires group group_index chord chain callbacks errbacks
-    root_id parent_id origin shadow timelimit argsrepr kwargsrepr lang headers reply_to
-    correlation_id delivery_info hostname is_eager loglevel logfile called_directly utc
-    ignore_result stamps stamped_headers replaced_task_nesting properties
-    """.split()
+    key: str  # "CELERY.AUTO_CAPTURE": a section and a key, or a top-level key
+    attr: str  # the attribute of Config, and the patch_celery() keyword if overridable
+    default: Any
+    allowed: str  # the allowed values, as README and error messages say them
+    check: Callable[[Any], bool]
+    doc: str
+    overridable: bool = False
+
+    @property
+    def path(self) -> str:
+        """How a user writes the key: ``OMNITENANT_CONFIG["CELERY"]["AUTO_CAPTURE"]``."""
+        return "OMNITENANT_CONFIG" + "".join(f"[{part!r}]" for part in self.key.split("."))
+
+
+def _bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _one_of(*choices: Any) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, str) and value in choices
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return lambda value: value is None or check(value)
+
+
+def _model_label(value: Any) -> bool:
+    return isinstance(value, str) and value.count(".") == 1 and all(value.split("."))
+
+
+def _seconds(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
+def _resolver(value: Any) -> bool:
+    return callable(value) or _text(value)
+
+
+def _patches(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and isinstance(v, bool) for k, v in value.items())
+    return isinstance(value, (list, tuple)) and all(_text(v) for v in value)
+
+
+def _header(value: Any) -> bool:
+    return (isinstance(value, str) and value.isidentifier() and not value.startswith("_")
+            and value not in REQUEST_FIELDS)
+
+
+SETTINGS: Tuple[Setting, ...] = (
+    Setting("BACKEND", "backend", "auto",
+            '`"auto"`, a backend name, or a dotted path to a `TenantBackend` subclass', _text,
+            "the tenancy library tasks switch with; `auto` picks the installed, configured one "
+            "(django-omnitenant, django-tenants, django-pgschemas, django-multitenant), else "
+            "the built-in store", overridable=True),
+    Setting("TENANT_MODEL", "tenant_model", None, '`"app_label.ModelName"` or `None`',
+            _optional(_model_label),
+            "built-in backend: the tenant model (tenancy-library backends use their own)",
+            overridable=True),
+    Setting("TENANT_ID_FIELD", "tenant_id_field", "tenant_id", "a field name", _text,
+            "built-in backend: the field of the tenant model a tenant id is looked up by",
+            overridable=True),
+    Setting("PATCHES", "patches", {"celery": False},
+            '`{"celery": True}`, or django-omnitenant\'s list of patch modules',
+            _patches,
+            'patch from `AppConfig.ready()`: `{"celery": True}` without django-omnitenant, '
+            '`["omnitenant_patch.patches.celery"]` with it'),
+    Setting("CELERY.AUTO_CAPTURE", "auto_capture", True, "`True`, `False`", _bool,
+            "capture the current tenant when a task is queued without one", overridable=True),
+    Setting("CELERY.HEADER", "header", "tenant_id",
+            "a Python identifier, not a Celery request field", _header,
+            "the message header the tenant id travels in", overridable=True),
+    Setting("CELERY.SIGN_HEADERS", "sign_headers", False, "`True`, `False`", _bool,
+            "sign the tenant header (HMAC with `SECRET_KEY`, bound to the task id); workers "
+            "refuse unsigned or forged ones", overridable=True),
+    Setting("CELERY.REQUIRE_TENANT", "require_tenant", False, "`True`, `False`", _bool,
+            "refuse to queue, and to run, a task with no tenant unless it is tenant-agnostic",
+            overridable=True),
+    Setting("CELERY.ON_MISSING_TENANT", "on_missing_tenant", "raise",
+            '`"raise"`, `"retry"`, `"reject"`', _one_of("raise", "retry", "reject"),
+            "what a worker does with a task whose tenant does not exist", overridable=True),
+    Setting("CACHE.TTL", "cache_ttl", 300, "seconds ≥ 0", _seconds,
+            "how long a worker keeps a looked-up tenant; `0` looks it up for every task"),
+    Setting("CACHE.ALIAS", "cache_alias", "default", "a `CACHES` alias or `None`",
+            _optional(_text),
+            "the Django cache that carries tenant invalidation between processes"),
+    Setting("MIDDLEWARE.RESOLVER", "resolver", "header",
+            '`"header"`, `"subdomain"`, or a dotted path to `callable(request)`', _resolver,
+            "how `TenantMiddleware` finds the request's tenant id"),
+    Setting("MIDDLEWARE.HEADER", "request_header", "X-Tenant-ID", "an HTTP header name", _text,
+            'the request header of the `"header"` resolver'),
+    Setting("MIDDLEWARE.SUBDOMAIN_BASE", "subdomain_base", None, '`"example.com"` or `None`',
+            _optional(_text),
+            '`"subdomain"` resolver: the id is what stands left of this base; `None`: the '
+            "first label of a host with three or more"),
+    Setting("MIDDLEWARE.ON_UNKNOWN", "on_unknown", "404", '`"404"`, `"raise"`',
+            _one_of("404", "raise"),
+            "a request naming an unknown tenant gets a 404, or `TenantNotFound` propagates"),
 )
 
-
-class Config(NamedTuple):
-    tenant_model: Optional[str]
-    tenant_id_field: str
-    auto_capture: bool
-    header: str
-    sign_headers: bool
-    require_tenant: bool
-    on_missing_tenant: str
-    patch_on_ready: bool
-    context: Optional[str]
-    cache_ttl: float
-    cache_alias: Optional[str]
-    resolver: Any
-    request_header: str
-    subdomain_base: Optional[str]
-    on_unknown: str
+OVERRIDES: Dict[str, Setting] = {s.attr: s for s in SETTINGS if s.overridable}
+SECTIONS = sorted({s.key.split(".")[0] for s in SETTINGS if "." in s.key})
 
 
-_lock = threading.Lock()
-_overrides: Dict[str, Any] = {}
-_cached: Optional[Config] = None
+class Config:
+    """The effective settings: one attribute per declaration (``config.auto_capture``)."""
+
+    def __init__(self, values: Dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+    if TYPE_CHECKING:  # the attributes come from SETTINGS
+
+        def __getattr__(self, name: str) -> Any: ...
 
 
 def get_config() -> Config:
-    """Return the effective configuration: defaults, then settings, then overrides."""
-    config = _cached
+    """The effective configuration: defaults, then ``OMNITENANT_CONFIG``, then overrides."""
+    config = STATE.config
     if config is None:
-        config = _load()
+        config = STATE.config = load(user_settings(), STATE.overrides)
     return config
 
 
-def set_overrides(overrides: Dict[str, Any]) -> None:
-    """Record ``patch_celery(**overrides)``; unknown names are refused at once."""
-    unknown = sorted(set(overrides) - set(OVERRIDES))
-    if unknown:
-        raise TypeError(
-            f"patch_celery() got unknown option(s) {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(OVERRIDES))}"
-        )
-    global _cached
-    with _lock:
-        _overrides.clear()
-        _overrides.update(overrides)
-        _cached = None
-
-
-def reset(**_: Any) -> None:
-    """Drop the cached configuration (connected to Django's ``setting_changed``)."""
-    global _cached
-    _cached = None
-
-
-def _user_settings() -> Dict[str, Any]:
+def user_settings() -> Dict[str, Any]:
+    """``settings.OMNITENANT_CONFIG``, or ``{}`` while Django's settings are not configured."""
     from django.conf import settings
 
     if not settings.configured:
         return {}
     value = getattr(settings, "OMNITENANT_CONFIG", None) or {}
     if not isinstance(value, dict):
-        raise ImproperlyConfigured(
-            f"OMNITENANT_CONFIG must be a dict, not {type(value).__name__}"
-        )
+        raise ImproperlyConfigured(f"OMNITENANT_CONFIG must be a dict, not {type(value).__name__}")
     return value
 
 
-def _load() -> Config:
-    global _cached
-    user = _user_settings()
-    sections = [k for k, v in DEFAULTS.items() if isinstance(v, dict)]
-    merged: Dict[Any, Dict[str, Any]] = {
-        None: {k: user.get(k, v) for k, v in DEFAULTS.items() if k not in sections}
-    }
-    for section in sections:
-        value = user.get(section) or {}
-        if not isinstance(value, dict):
-            raise ImproperlyConfigured(f"OMNITENANT_CONFIG[{section!r}] must be a dict")
-        merged[section] = dict(DEFAULTS[section], **value)
-    with _lock:
-        for name, value in _overrides.items():
-            section, key = OVERRIDES[name]
-            merged[section][key] = value
-        config = Config(
-            tenant_model=merged[None]["TENANT_MODEL"],
-            tenant_id_field=merged[None]["TENANT_ID_FIELD"],
-            auto_capture=merged["CELERY"]["AUTO_CAPTURE"],
-            header=merged["CELERY"]["HEADER"],
-            sign_headers=merged["CELERY"]["SIGN_HEADERS"],
-            require_tenant=merged["CELERY"]["REQUIRE_TENANT"],
-            on_missing_tenant=merged["CELERY"]["ON_MISSING_TENANT"],
-            patch_on_ready=bool(merged["PATCHES"].get("celery")),
-            context=merged[None]["CONTEXT"],
-            cache_ttl=merged["CACHE"]["TTL"],
-            cache_alias=merged["CACHE"]["ALIAS"],
-            resolver=merged["MIDDLEWARE"]["RESOLVER"],
-            request_header=merged["MIDDLEWARE"]["HEADER"],
-            subdomain_base=merged["MIDDLEWARE"]["SUBDOMAIN_BASE"],
-            on_unknown=merged["MIDDLEWARE"]["ON_UNKNOWN"],
-        )
-        _validate(config)
-        _cached = config
-    return config
+def load(user: Dict[str, Any], overrides: Dict[str, Any]) -> Config:
+    """Build a ``Config``; raise ``ImproperlyConfigured`` naming the first wrong value."""
+    errors = problems(user, overrides)
+    if errors:
+        raise ImproperlyConfigured(errors[0])
+    return Config({s.attr: overrides.get(s.attr, _given(user, s)) for s in SETTINGS})
 
 
-def _validate(config: Config) -> None:
-    if config.tenant_model is not None and (
-        not isinstance(config.tenant_model, str) or config.tenant_model.count(".") != 1
-    ):
-        raise ImproperlyConfigured(
-            f'OMNITENANT_CONFIG["TENANT_MODEL"] must look like "app_label.ModelName", '
-            f"not {config.tenant_model!r}"
-        )
-    if not isinstance(config.tenant_id_field, str) or not config.tenant_id_field:
-        raise ImproperlyConfigured(
-            f'OMNITENANT_CONFIG["TENANT_ID_FIELD"] must be a field name, '
-            f"not {config.tenant_id_field!r}"
-        )
-    if isinstance(config.cache_ttl, bool) or not isinstance(config.cache_ttl, (int, float)) \
-            or config.cache_ttl < 0:
-        raise ImproperlyConfigured(
-            f'OMNITENANT_CONFIG["CACHE"]["TTL"] must be seconds >= 0, not {config.cache_ttl!r}'
-        )
-    for key in ("AUTO_CAPTURE", "SIGN_HEADERS", "REQUIRE_TENANT"):
-        if not isinstance(getattr(config, key.lower()), bool):
-            raise ImproperlyConfigured(
-                f'OMNITENANT_CONFIG["CELERY"][{key!r}] must be True or False, '
-                f"not {getattr(config, key.lower())!r}"
-            )
-    if config.on_missing_tenant not in ("raise", "retry", "reject"):
-        raise ImproperlyConfigured(
-            f'OMNITENANT_CONFIG["CELERY"]["ON_MISSING_TENANT"] must be "raise", "retry" or '
-            f'"reject", not {config.on_missing_tenant!r}'
-        )
-    if config.on_unknown not in ("404", "raise"):
-        raise ImproperlyConfigured(
-            f'OMNITENANT_CONFIG["MIDDLEWARE"]["ON_UNKNOWN"] must be "404" or "raise", '
-            f"not {config.on_unknown!r}"
-        )
-    header = config.header
-    if not isinstance(header, str) or not header.isidentifier():
-        raise ImproperlyConfigured(
-            f'OMNITENANT_CONFIG["CELERY"]["HEADER"] must be a name made of letters, digits '
-            f"and underscores, not {header!r}"
-        )
-    if header in _RESERVED_HEADERS or header.startswith("_"):
-        raise ImproperlyConfigured(
-            f'OMNITENANT_CONFIG["CELERY"]["HEADER"] = {header!r} clashes with a field of '
-            f"Celery's own task request; pick another name such as 'tenant_id'"
+def problems(user: Dict[str, Any], overrides: Optional[Dict[str, Any]] = None) -> List[str]:
+    """Every wrong value, as a sentence naming the key, what it holds and what it may hold."""
+    found = []
+    for section in SECTIONS:
+        if not isinstance(user.get(section) or {}, dict):
+            found.append(f"OMNITENANT_CONFIG[{section!r}] must be a dict, "
+                         f"not {type(user[section]).__name__}")
+    if found:
+        return found
+    for setting in SETTINGS:
+        value = (overrides or {}).get(setting.attr, _given(user, setting))
+        if not setting.check(value):
+            found.append(f"{setting.path} must be {_plain(setting.allowed)}, not {value!r}")
+    return found
+
+
+def check_overrides(overrides: Dict[str, Any]) -> None:
+    """Refuse ``patch_celery()`` keywords that name no overridable setting."""
+    unknown = sorted(set(overrides) - set(OVERRIDES))
+    if unknown:
+        raise TypeError(
+            f"patch_celery() got unknown option(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(OVERRIDES))}"
         )
 
 
-def _connect_setting_changed() -> None:
-    from django.core.signals import setting_changed
+def _given(user: Dict[str, Any], setting: Setting) -> Any:
+    section, _, key = setting.key.rpartition(".")
+    where = (user.get(section) or {}) if section else user
+    return where.get(key, setting.default)
 
-    setting_changed.connect(reset, dispatch_uid="omnitenant_patch.conf.reset")
+
+def _plain(markdown: str) -> str:
+    return markdown.replace("`", "")
 
 
-_connect_setting_changed()
+def settings_table() -> str:
+    """README's settings table, in Markdown."""
+    lines = ["| key | default | allowed | meaning |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        override = f" (`patch_celery({s.attr}=...)`)" if s.overridable else ""
+        lines.append(f"| `{s.key}` | `{s.default!r}` | {s.allowed} | {s.doc}{override} |")
+    return "\n".join(lines)

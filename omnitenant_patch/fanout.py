@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, List, Optional
 
-from .tenants import get_tenant_model
+from .backends import active_backend
 
 
 def for_each_tenant(signature: Any, tenants: Optional[Iterable[Any]] = None) -> List[Any]:
@@ -23,5 +23,5 @@ def for_each_tenant(signature: Any, tenants: Optional[Iterable[Any]] = None) -> 
         }
     """
     if tenants is None:
-        tenants = get_tenant_model()._default_manager.all()
+        tenants = active_backend().all_tenants()
     return [signature.clone().apply_async(tenant_id=tenant) for tenant in tenants]

@@ -24,9 +24,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from . import context
-from .context import TenantContext
-from .tenants import tenant_id_of
+from .backends import active_backend
+from .ids import tenant_id_of
+from .state import STATE
 
 NO_TENANT = "-"
 
@@ -40,11 +40,8 @@ class TenantFilter(logging.Filter):
 
 
 def current_tenant_id() -> str:
-    # On two records per task in a worker: read the context variable directly when it is the store.
-    if context._resolved_store is None:
-        tenant = context._current_tenant.get()
-    else:
-        tenant = TenantContext.get_tenant()
+    """The id of the tenant in force, ``"-"`` outside any."""
+    tenant = (STATE.backend or active_backend()).current()
     if tenant is None:
         return NO_TENANT
     try:

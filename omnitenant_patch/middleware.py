@@ -20,7 +20,8 @@ from django.utils.module_loading import import_string
 from .conf import get_config
 from .context import TenantContext
 from .exceptions import ImproperlyConfigured, TenantNotFound
-from .tenants import lookup_tenant, tenant_id_of
+from .ids import tenant_id_of
+from .lookup import lookup_tenant
 
 try:  # asgiref >= 3.6 (Django >= 4.2)
     from asgiref.sync import iscoroutinefunction, markcoroutinefunction

@@ -91,6 +91,53 @@ def _collect_garbage_between_tests():
     gc.collect()
 
 
+@pytest.fixture
+def app():
+    from testproj.celery_app import app
+
+    return app
+
+
+@pytest.fixture
+def eager(app):
+    # The key as the settings module spells it: Celery 4.4 reads namespaced keys only so.
+    app.conf["CELERY_TASK_ALWAYS_EAGER"] = True
+    assert app.conf.task_always_eager
+    yield app
+    app.conf["CELERY_TASK_ALWAYS_EAGER"] = False
+
+
+@pytest.fixture
+def published(app):
+    """Capture what send_task hands to Celery's publisher, instead of publishing it."""
+    sent = []
+
+    def fake_send_task_message(producer, name, message, **options):
+        # Celery merges custom headers into the message headers while publishing.
+        headers = dict(message.headers, **(options.pop("headers", None) or {}))
+        sent.append({"name": name, "headers": headers, "options": options})
+
+    original = app.amqp.send_task_message
+    app.amqp.send_task_message = fake_send_task_message
+    yield sent
+    app.amqp.send_task_message = original
+
+
+@pytest.fixture
+def sent_kwargs(app, published):
+    """The task kwargs each publish hands to Celery's message builder."""
+    sent = []
+    original = app.amqp.create_task_message
+
+    def spy(task_id, name, args=None, kwargs=None, *rest, **more):
+        sent.append(kwargs)
+        return original(task_id, name, args, kwargs, *rest, **more)
+
+    app.amqp.create_task_message = spy
+    yield sent
+    app.amqp.create_task_message = original
+
+
 # (name, broker, pool, database, extra settings) — each runs every worker scenario.
 WORKERS = [
     ("redis-prefork-sqlite", "redis", "prefork", "sqlite", {}),

@@ -12,7 +12,6 @@ import pytest
 from django.db import connection, transaction
 from django.test import AsyncClient, Client
 from django.test.utils import CaptureQueriesContext
-from test_unit import app, headers_of, published  # noqa: F401  (shared fixtures)
 
 from omnitenant_patch import (
     TenantContext,
@@ -24,27 +23,27 @@ from omnitenant_patch import (
     unpatch_celery,
 )
 from omnitenant_patch.celery_compat import django_task_class
-from omnitenant_patch.tenants import lookup_tenant
+from omnitenant_patch.lookup import lookup_tenant
 
 # ------------------------------------------------------------------ middleware
 
 
-def test_middleware_enters_the_header_tenant_and_views_queue_in_it(published):  # noqa: F811
+def test_middleware_enters_the_header_tenant_and_views_queue_in_it(published):
     response = Client().get("/whoami/", HTTP_X_TENANT_ID="acme")
     assert response.status_code == 200
     assert response.json()["tenant"] == "acme" and response.json()["request_tenant"] == "acme"
-    assert headers_of(published[0])["tenant_id"] == "acme"
+    assert published[0]["headers"]["tenant_id"] == "acme"
     assert TenantContext.get_tenant() is None
 
 
-def test_middleware_without_a_tenant_runs_with_none(published):  # noqa: F811
+def test_middleware_without_a_tenant_runs_with_none(published):
     response = Client().get("/whoami/")
     assert response.json()["tenant"] is None
-    assert "tenant_id" not in headers_of(published[0])
+    assert "tenant_id" not in published[0]["headers"]
     assert Client().get("/whoami/", HTTP_X_TENANT_ID="globex").json()["tenant"] == "globex"
 
 
-def test_middleware_answers_404_for_an_unknown_tenant_and_queues_nothing(published):  # noqa: F811
+def test_middleware_answers_404_for_an_unknown_tenant_and_queues_nothing(published):
     assert Client().get("/whoami/", HTTP_X_TENANT_ID="ghost").status_code == 404
     assert published == []
 
@@ -55,7 +54,7 @@ def test_middleware_can_let_tenant_not_found_propagate(settings_override):
         Client().get("/whoami/", HTTP_X_TENANT_ID="ghost")
 
 
-def test_subdomain_resolver(settings_override, published):  # noqa: F811
+def test_subdomain_resolver(settings_override, published):
     settings_override(MIDDLEWARE={"RESOLVER": "subdomain"})
     assert Client().get("/whoami/", HTTP_HOST="globex.example.com").json()["tenant"] == "globex"
     assert Client().get("/whoami/", HTTP_HOST="example.com").json()["tenant"] is None
@@ -139,7 +138,7 @@ def test_check_reports_an_unpatched_celery():
         patch_celery()
 
 
-def test_check_reports_a_task_class_that_skips_super(app):  # noqa: F811
+def test_check_reports_a_task_class_that_skips_super(app):
     from celery import Task
 
     class Rogue(Task):
@@ -222,18 +221,18 @@ def test_tenant_filter_adds_the_tenant_id(acme):
 
 # ------------------------------------------------------------------ fan-out and on-commit
 
-def test_for_each_tenant_queues_one_message_per_tenant(app, published):  # noqa: F811
+def test_for_each_tenant_queues_one_message_per_tenant(app, published):
     from testproj.tenants.models import Tenant
 
     results = for_each_tenant(app.signature("t.whoami", ("fan",)))
     assert len(results) == Tenant.objects.count()
-    assert sorted(headers_of(m)["tenant_id"] for m in published) == sorted(
+    assert sorted(m["headers"]["tenant_id"] for m in published) == sorted(
         Tenant.objects.values_list("tenant_id", flat=True))
 
 
 @pytest.mark.skipif(django_task_class() is None,
                     reason="delay_on_commit does not exist before Celery 5.4")
-def test_delay_on_commit_captures_the_tenant_when_called(app, published, acme, globex):  # noqa: F811
+def test_delay_on_commit_captures_the_tenant_when_called(app, published, acme, globex):
     task = app.tasks["t.whoami"]
     with transaction.atomic():
         with TenantContext.use_tenant(acme):
@@ -244,7 +243,7 @@ def test_delay_on_commit_captures_the_tenant_when_called(app, published, acme, g
         assert published == []  # nothing before the commit
         with TenantContext.use_tenant(globex):
             pass
-    assert [headers_of(m).get("tenant_id") for m in published] == ["acme", "globex", None]
+    assert [m["headers"].get("tenant_id") for m in published] == ["acme", "globex", None]
 
 
 # ------------------------------------------------------------------ the demo
@@ -262,60 +261,19 @@ def test_demo_runs_on_a_fresh_site_and_every_row_is_right():
     assert time.monotonic() - started < 60
 
 
-# ------------------------------------------------------------------ another tenant context
+# ------------------------------------------------------------------ backends
 
-class FakeStore:
-    """Shaped like django-omnitenant's TenantContext: a tenant stack and a use_tenant()
-    that switches backends (here it records the switches)."""
+def test_the_builtin_backend_is_chosen_without_a_tenancy_library():
+    from omnitenant_patch.backends import active_backend
+    from omnitenant_patch.backends.builtin import BuiltinBackend
 
-    stack = []
-    switches = []
-
-    @classmethod
-    def get_tenant(cls):
-        return cls.stack[-1] if cls.stack else None
-
-    @classmethod
-    def push_tenant(cls, tenant):
-        cls.stack.append(tenant)
-
-    @classmethod
-    def pop_tenant(cls):
-        cls.stack.pop()
-
-    @classmethod
-    def use_tenant(cls, tenant):
-        from contextlib import contextmanager
-
-        @contextmanager
-        def manager():
-            cls.switches.append(("activate", tenant.tenant_id))
-            cls.push_tenant(tenant)
-            try:
-                yield
-            finally:
-                cls.pop_tenant()
-                cls.switches.append(("deactivate", tenant.tenant_id))
-
-        return manager()
+    assert type(active_backend()) is BuiltinBackend
 
 
-def test_context_setting_delegates_to_another_tenant_context(app, settings_override,  # noqa: F811
-                                                             acme):
-    settings_override(CONTEXT="test_django.FakeStore")
-    FakeStore.switches.clear()
-    with TenantContext.use_tenant(acme):
-        assert FakeStore.get_tenant() is acme
-        assert app.tasks["t.whoami"].apply(tenant_id="globex").get()["tenant"] == "globex"
-        assert TenantContext.get_tenant() is acme
-        with TenantContext.use_tenant(None):
-            assert TenantContext.get_tenant() is None
-    assert FakeStore.stack == []
-    assert FakeStore.switches == [("activate", "acme"), ("activate", "globex"),
-                                  ("deactivate", "globex"), ("deactivate", "acme")]
+def test_a_backend_path_that_names_no_backend_is_a_clear_error(settings_override):
+    from omnitenant_patch import ImproperlyConfigured
 
-
-def test_auto_context_is_our_own_without_django_omnitenant():
-    from omnitenant_patch.context import _store
-
-    assert _store() is None
+    settings_override(BACKEND="no.such.Backend")
+    with pytest.raises(ImproperlyConfigured, match="no.such.Backend"):
+        TenantContext.get_tenant()
+    assert "omnitenant.E005" in check_ids()

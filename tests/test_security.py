@@ -5,7 +5,6 @@ from celery import chain
 from django.test.utils import override_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_unit import app, headers_of, published  # noqa: F401  (shared fixtures)
 
 from omnitenant_patch import (
     InvalidTenantHeader,
@@ -17,18 +16,18 @@ from omnitenant_patch import (
     tenant_agnostic,
     unpatch_celery,
 )
-from omnitenant_patch.headers import header_value
-from omnitenant_patch.patch import valid_header_value
+from omnitenant_patch.celery_compat import header_value
+from omnitenant_patch.ids import valid_header_value
 from omnitenant_patch.signing import sign, verify
-from omnitenant_patch.tenants import tenant_id_of
+from omnitenant_patch.ids import tenant_id_of
 
 # ------------------------------------------------------------------ signing, in process
 
 
-def test_signed_header_is_bound_to_the_task_id_and_the_tenant(app, published,  # noqa: F811
+def test_signed_header_is_bound_to_the_task_id_and_the_tenant(app, published,
                                                                signing_settings):
     result = app.tasks["t.whoami"].apply_async(tenant_id="acme")
-    headers = headers_of(published[0])
+    headers = published[0]["headers"]
     assert headers["tenant_id"] == "acme"
     assert verify(result.id, "acme", headers["tenant_id_sig"])
     assert not verify("another-task-id", "acme", headers["tenant_id_sig"])
@@ -49,7 +48,7 @@ def test_secret_key_rotation_keeps_queued_signatures_valid():
         assert not verify("task-1", "acme", signature)
 
 
-def test_eager_runs_verify_the_signature_they_made(app, signing_settings, acme):  # noqa: F811
+def test_eager_runs_verify_the_signature_they_made(app, signing_settings, acme):
     with TenantContext.use_tenant(acme):
         assert app.tasks["t.whoami"].apply().get()["tenant"] == "acme"
 
@@ -100,7 +99,7 @@ def test_header_extraction_never_raises(headers, attribute):
 
 
 @pytest.mark.parametrize("bad", ["acme\n", "ac\x00me", "\t", "acme\x1b[31m"])
-def test_control_characters_are_refused_at_enqueue(app, published, bad):  # noqa: F811
+def test_control_characters_are_refused_at_enqueue(app, published, bad):
     with pytest.raises(ValueError):
         app.tasks["t.whoami"].apply_async(tenant_id=bad)
     assert published == []
@@ -108,7 +107,7 @@ def test_control_characters_are_refused_at_enqueue(app, published, bad):  # noqa
 
 # ------------------------------------------------------------------ REQUIRE_TENANT
 
-def test_require_tenant_refuses_untenanted_tasks_before_publishing(app, published,  # noqa: F811
+def test_require_tenant_refuses_untenanted_tasks_before_publishing(app, published,
                                                                    settings_override, acme):
     settings_override(CELERY={"REQUIRE_TENANT": True})
     with pytest.raises(TenantRequired, match="t.whoami"):
@@ -124,7 +123,7 @@ def test_require_tenant_refuses_untenanted_tasks_before_publishing(app, publishe
     assert len(published) == 2
 
 
-def test_tenant_agnostic_tasks_are_exempt(app, published, settings_override):  # noqa: F811
+def test_tenant_agnostic_tasks_are_exempt(app, published, settings_override):
     settings_override(CELERY={"REQUIRE_TENANT": True})
 
     @app.task(name="t.agnostic_option", tenant_agnostic=True)
@@ -150,7 +149,7 @@ def test_tenant_agnostic_tasks_are_exempt(app, published, settings_override):  #
 
 # ------------------------------------------------------------------ ON_MISSING_TENANT, eager
 
-def test_missing_tenant_policy_reject_rejects_without_running_the_body(app, settings_override):  # noqa: F811
+def test_missing_tenant_policy_reject_rejects_without_running_the_body(app, settings_override):
     from testproj.tenants.models import Observation
 
     settings_override(CELERY={"ON_MISSING_TENANT": "reject"})
@@ -159,7 +158,7 @@ def test_missing_tenant_policy_reject_rejects_without_running_the_body(app, sett
     assert not Observation.objects.filter(label="body_runs").exists()
 
 
-def test_missing_tenant_policy_raise_is_the_default(app):  # noqa: F811
+def test_missing_tenant_policy_raise_is_the_default(app):
     result = app.tasks["t.body_runs"].apply(tenant_id="ghost")
     assert result.state == "FAILURE" and isinstance(result.result, TenantNotFound)
 

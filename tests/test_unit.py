@@ -19,58 +19,7 @@ from omnitenant_patch import (
     patch_celery,
     unpatch_celery,
 )
-from omnitenant_patch.headers import header_value
-
-
-@pytest.fixture
-def app():
-    from testproj.celery_app import app
-
-    return app
-
-
-@pytest.fixture
-def eager(app):
-    # The key as the settings module spells it: Celery 4.4 reads namespaced keys only so.
-    app.conf["CELERY_TASK_ALWAYS_EAGER"] = True
-    assert app.conf.task_always_eager
-    yield app
-    app.conf["CELERY_TASK_ALWAYS_EAGER"] = False
-
-
-@pytest.fixture
-def published(app):
-    """Capture what send_task hands to Celery's publisher, instead of publishing it."""
-    sent = []
-
-    def fake_send_task_message(producer, name, message, **options):
-        # Celery merges custom headers into the message headers while publishing.
-        headers = dict(message.headers, **(options.pop("headers", None) or {}))
-        sent.append({"name": name, "headers": headers, "options": options})
-
-    original = app.amqp.send_task_message
-    app.amqp.send_task_message = fake_send_task_message
-    yield sent
-    app.amqp.send_task_message = original
-
-
-@pytest.fixture
-def sent_kwargs(app, published):
-    """The task kwargs each publish hands to Celery's message builder."""
-    sent = []
-    original = app.amqp.create_task_message
-
-    def spy(task_id, name, args=None, kwargs=None, *rest, **more):
-        sent.append(kwargs)
-        return original(task_id, name, args, kwargs, *rest, **more)
-
-    app.amqp.create_task_message = spy
-    yield sent
-    app.amqp.create_task_message = original
-
-
-def headers_of(message):
-    return message["headers"]
+from omnitenant_patch.celery_compat import header_value
 
 
 # ------------------------------------------------------------------ TenantContext
@@ -110,7 +59,7 @@ def test_get_tenant_model_reads_the_setting(settings_override):
 def test_option_sets_the_header_and_never_reaches_celery(app, published):
     app.tasks["t.whoami"].apply_async(("x",), tenant_id="acme")
     (message,) = published
-    assert headers_of(message)["tenant_id"] == "acme"
+    assert message["headers"]["tenant_id"] == "acme"
     assert "tenant_id" not in message["options"]
 
 
@@ -148,13 +97,13 @@ def test_callers_dicts_are_never_modified(app, published):
     app.tasks["t.whoami"].apply_async(kwargs=plain, headers=headers, tenant_id="globex")
     assert kwargs == {"label": "x", "tenant_id": "acme"} and plain == {"label": "y"}
     assert headers == {"other": "1"}
-    assert [headers_of(m)["tenant_id"] for m in published] == ["acme", "globex"]
+    assert [m["headers"]["tenant_id"] for m in published] == ["acme", "globex"]
 
 
 def test_headers_none_is_accepted(app, published, acme):
     with TenantContext.use_tenant(acme):
         app.tasks["t.whoami"].apply_async(headers=None)
-    assert headers_of(published[0])["tenant_id"] == "acme"
+    assert published[0]["headers"]["tenant_id"] == "acme"
 
 
 def test_context_is_captured_and_explicit_wins(app, published, acme):
@@ -162,14 +111,14 @@ def test_context_is_captured_and_explicit_wins(app, published, acme):
         app.tasks["t.whoami"].delay()
         app.tasks["t.whoami"].apply_async(tenant_id="globex")
         app.tasks["t.whoami"].apply_async(tenant_id=None)
-    assert [headers_of(m).get("tenant_id") for m in published] == ["acme", "globex", None]
+    assert [m["headers"].get("tenant_id") for m in published] == ["acme", "globex", None]
 
 
 def test_send_task_by_name_takes_the_option_and_the_context(app, published, acme):
     app.send_task("t.whoami", tenant_id="globex")
     with TenantContext.use_tenant(acme):
         app.send_task("not.registered.here")
-    assert [headers_of(m)["tenant_id"] for m in published] == ["globex", "acme"]
+    assert [m["headers"]["tenant_id"] for m in published] == ["globex", "acme"]
     assert all("tenant_id" not in m["options"] for m in published)
 
 
@@ -181,7 +130,7 @@ def test_tenant_kwarg_is_found_however_the_call_passes_kwargs(app, published):
     app.send_task("t.whoami", ("x",), {"tenant_id": "acme"})
     app.send_task("t.whoami", kwargs={"tenant_id": "globex"})
     app.send_task(name="t.whoami", args=("x",), kwargs={"tenant_id": "acme"}, countdown=0)
-    assert [headers_of(m)["tenant_id"] for m in published] == [
+    assert [m["headers"]["tenant_id"] for m in published] == [
         "acme", "globex", "acme", "globex", "acme"]
 
 
@@ -203,13 +152,13 @@ def test_a_malformed_publish_call_gets_celerys_own_type_error_and_nothing_is_sen
         app.send_task()
     assert published == []
     app.send_task("t.whoami", tenant_id="globex")
-    assert [headers_of(m)["tenant_id"] for m in published] == ["globex"]
+    assert [m["headers"]["tenant_id"] for m in published] == ["globex"]
 
 
 def test_signature_options_carry_the_tenant(app, published):
     app.signature("t.whoami").set(tenant_id="acme").apply_async()
     app.signature("t.whoami", kwargs={"tenant_id": "globex"}).delay()
-    assert [headers_of(m)["tenant_id"] for m in published] == ["acme", "globex"]
+    assert [m["headers"]["tenant_id"] for m in published] == ["acme", "globex"]
 
 
 def test_beat_entry_options_carry_the_tenant(app, published):
@@ -220,7 +169,7 @@ def test_beat_entry_options_carry_the_tenant(app, published):
         entry = ScheduleEntry(name=name, task=task, schedule=60, app=app,
                               options={"tenant_id": tenant})
         scheduler.apply_async(entry, advance=False)
-    assert [headers_of(m)["tenant_id"] for m in published] == ["acme", "globex"]
+    assert [m["headers"]["tenant_id"] for m in published] == ["acme", "globex"]
     assert all("tenant_id" not in m["options"] for m in published)
 
 
@@ -230,14 +179,14 @@ def test_without_auto_capture_only_explicit_tenants_travel(app, published, acme,
     with TenantContext.use_tenant(acme):
         app.tasks["t.whoami"].delay()
         app.tasks["t.whoami"].apply_async(tenant_id="globex")
-    assert [headers_of(m).get("tenant_id") for m in published] == [None, "globex"]
+    assert [m["headers"].get("tenant_id") for m in published] == [None, "globex"]
 
 
 def test_custom_header_name_is_used(app, published, settings_override):
     settings_override(CELERY={"HEADER": "x_tenant"})
     app.tasks["t.whoami"].apply_async(tenant_id="acme")
-    assert headers_of(published[0])["x_tenant"] == "acme"
-    assert "tenant_id" not in headers_of(published[0])
+    assert published[0]["headers"]["x_tenant"] == "acme"
+    assert "tenant_id" not in published[0]["headers"]
 
 
 @pytest.mark.parametrize("bad, error", [
@@ -383,9 +332,11 @@ def test_concurrent_patch_calls_install_once():
     for thread in threads:
         thread.join()
     assert errors == [] and is_patched()
-    from omnitenant_patch.patch import _call, _displaced
+    from omnitenant_patch import worker
+    from omnitenant_patch.state import STATE
 
-    assert _displaced[Task, "__call__"] is not _call
+    assert Task.__dict__["__call__"] is worker.call
+    assert STATE.displaced[Task, "__call__"] is not worker.call
 
 
 def test_a_second_patch_with_other_overrides_is_refused():
@@ -401,7 +352,7 @@ def test_overrides_win_over_settings(app, published):
     finally:
         unpatch_celery()
         patch_celery()
-    assert headers_of(published[0])["x_override"] == "acme"
+    assert published[0]["headers"]["x_override"] == "acme"
 
 
 def test_unknown_override_is_refused():

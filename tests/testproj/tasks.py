@@ -199,3 +199,10 @@ def sleepy(seconds):
     before = seen()
     time.sleep(seconds)
     return [before, seen()]
+
+
+@shared_task(name="t.customer")
+def customer_slug():
+    """The in-house backend's current customer (tests/test_custom_backend.py)."""
+    tenant = TenantContext.get_tenant()
+    return None if tenant is None else tenant.slug

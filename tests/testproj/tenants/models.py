@@ -14,3 +14,10 @@ class Observation(models.Model):
 
     label = models.CharField(max_length=100)
     tenant_id = models.CharField(max_length=64, null=True)
+
+
+class Customer(models.Model):
+    """The tenant of the in-house tenancy layer README's custom backend example serves."""
+
+    slug = models.SlugField(unique=True)
+    name = models.CharField(max_length=100)

@@ -1,85 +1,90 @@
-"""Header carry: where the tenant id goes when a task is queued, and where it is read back.
+"""The publish side: which tenant a task is queued for, written into its message headers.
 
-Queueing side. The tenant comes from, in order:
+The tenant comes from, in order:
+
 1. an explicit ``tenant_id=`` option or ``tenant_id`` kwarg (``None`` = no tenant);
 2. the tenant header already in ``headers=`` (Celery >= 5.3 re-sends it on retry);
-3. the task running in this thread, when Celery itself publishes on its behalf:
-   its retry, and after its body returned, chain steps, ``link``/``link_error``
+3. the task running in this context, when Celery publishes on its behalf: its
+   retry, and after its body returned, chain steps, ``link``/``link_error``
    callbacks and chord bodies (canvas options are not inherited, and on
    Celery <= 5.2 a retry drops custom headers);
-4. with ``AUTO_CAPTURE``, ``TenantContext.get_tenant()``.
+4. with ``AUTO_CAPTURE``, the backend's current tenant.
 
-Worker side. Under message protocol 2 custom headers are merged flat into the
-message headers; where they surface depends on the Celery line (see
-``celery_compat``), so ``header_value`` reads every place in a fixed order.
+``Task.apply_async`` takes the explicit tenant out of the options and kwargs before
+Celery checks the arguments; ``Celery.send_task`` (where every publish ends),
+``Task.apply`` (eager) and Celery 5.4's ``*_on_commit`` add the implicit one.
 """
 
 from __future__ import annotations
 
-import contextvars
-import inspect
 import uuid
 from typing import Any, Dict, Optional
 
-from . import conf, context
+from celery.app.base import Celery
+from celery.app.task import Task
+
+from .backends import active_backend
+from .celery_compat import django_task_class, registered_task
 from .conf import get_config
 from .exceptions import TenantRequired
+from .ids import OPTION, takes_tenant_kwarg, tenant_id_of, without_option
 from .signing import sign, signature_header
-from .tenants import _valid_ids, tenant_id_of
-
-# The apply_async()/send_task() option and task kwarg, whatever the header is called.
-OPTION = "tenant_id"
+from .state import STATE
+from .worker import current_scope, is_tenant_agnostic
 
 _MISSING = object()
+DjangoTask = django_task_class()
 
-#: The scope (patch._Scope) of the task between its task_prerun and task_postrun in this
-#: context: what Celery publishes on its behalf (retry, chain, callbacks) inherits its tenant.
-current_scope: contextvars.ContextVar[Any] = contextvars.ContextVar(
-    "omnitenant_current_scope", default=None
-)
-_accepts_cache: Dict[Any, bool] = {}
-
-
-def header_value(request: Any, header: str) -> Any:
-    """Return the raw tenant header of a task request, or ``None`` when it has none.
-
-    Order: ``request.headers[header]`` (Celery >= 5.3, eager), then a nested
-    ``request.headers["headers"][header]`` (added by some tracing tools), then
-    ``getattr(request, header)`` (Celery <= 5.2, where headers are attributes).
-    """
-    headers = getattr(request, "headers", None)
-    if headers:
-        value = headers.get(header, _MISSING)
-        if value is not _MISSING:
-            return value
-        nested = headers.get("headers")
-        if isinstance(nested, dict) and header in nested:
-            return nested[header]
-    return getattr(request, header, None)
+# Every publish runs these. Their parameters are positional-only and the rest passes through
+# as ``*args, **options``, in the shape the caller used: CPython compares every keyword that
+# lands in ``**options`` with each named parameter before it gets there, and Celery hands
+# send_task some twenty keywords (see benchmarks/). The explicit-tenant test is inlined, so
+# the common publish (no tenant_id given) adds no call. Each defers to what it displaced, so
+# a wrapper another library put there first keeps running.
 
 
-def accepts_tenant_kwarg(task: Any) -> bool:
-    """True when the task's own ``run`` declares a ``tenant_id`` parameter (cached per function)."""
-    run = getattr(type(task), "run", None)
-    try:
-        return _accepts_cache[run]
-    except KeyError:
-        pass
-    except TypeError:  # an unhashable run: do not cache
-        return _declares_tenant_id(task)
-    accepts = _accepts_cache[run] = _declares_tenant_id(task)
-    return accepts
+def apply_async(self, /, *args, **options):
+    if not STATE.installed:  # left in another library's chain by unpatch_celery()
+        return STATE.displaced[Task, "apply_async"](self, *args, **options)
+    kwargs = args[1] if len(args) > 1 else options.get("kwargs")
+    if OPTION in options or (kwargs and OPTION in kwargs):
+        args = take_explicit(self, args, 1, options)
+    return STATE.displaced[Task, "apply_async"](self, *args, **options)
 
 
-def _declares_tenant_id(task: Any) -> bool:
-    try:
-        parameter = inspect.signature(task.run).parameters.get(OPTION)
-    except (TypeError, ValueError):
-        return False
-    return parameter is not None and parameter.kind in (
-        inspect.Parameter.POSITIONAL_OR_KEYWORD,
-        inspect.Parameter.KEYWORD_ONLY,
-    )
+def send_task(self, /, *args, **options):
+    if not STATE.installed:
+        return STATE.displaced[Celery, "send_task"](self, *args, **options)
+    kwargs = args[2] if len(args) > 2 else options.get("kwargs")
+    name = args[0] if args else options.get("name")
+    if OPTION in options or (kwargs and OPTION in kwargs):
+        args = take_explicit(registered_task(self, name), args, 2, options)
+    ensure_header(options, None, self, name)
+    return STATE.displaced[Celery, "send_task"](self, *args, **options)
+
+
+def apply(self, /, *args, **options):
+    if not STATE.installed:
+        return STATE.displaced[Task, "apply"](self, *args, **options)
+    args = take_explicit(self, args, 1, options)
+    ensure_header(options, self)
+    return STATE.displaced[Task, "apply"](self, *args, **options)
+
+
+def apply_async_on_commit(self, /, *args, **options):
+    # Celery's DjangoTask publishes when the transaction commits, when the request's
+    # tenant may be gone: take the tenant now ("no tenant" included).
+    if not STATE.installed:
+        return STATE.displaced[DjangoTask, "apply_async_on_commit"](self, *args, **options)
+    args = take_explicit(self, args, 1, options)
+    ensure_header(options, self, freeze=True)
+    return STATE.displaced[DjangoTask, "apply_async_on_commit"](self, *args, **options)
+
+
+def delay_on_commit(self, /, *args, **kwargs):
+    if not STATE.installed:
+        return STATE.displaced[DjangoTask, "delay_on_commit"](self, *args, **kwargs)
+    return apply_async_on_commit(self, args, kwargs)
 
 
 def take_explicit(task: Any, args: tuple, at: int, options: Dict[str, Any]) -> tuple:
@@ -90,16 +95,16 @@ def take_explicit(task: Any, args: tuple, at: int, options: Dict[str, Any]) -> t
     Returns ``args``, with new kwargs where the tenant was taken out of them (the
     caller's dicts, and its ``headers``, are never written). Raises
     ``TypeError``/``ValueError`` on a bad value, before anything is published.
-    ``task`` may be ``None`` (``send_task`` of a task this process does not
-    know): its kwarg is then left in place.
+    ``task`` may be ``None`` (``send_task`` of a task this process does not know):
+    its kwarg is then left in place, and the worker drops it.
     """
     given = len(args) > at
     kwargs = args[at] if given else options.get("kwargs")
     explicit = options.pop(OPTION, _MISSING)
     if kwargs and OPTION in kwargs:
         from_kwargs = kwargs[OPTION]
-        if task is not None and not accepts_tenant_kwarg(task):
-            kwargs = {k: v for k, v in kwargs.items() if k != OPTION}
+        if task is not None and not takes_tenant_kwarg(task):
+            kwargs = without_option(kwargs)
             if given:
                 args = (*args[:at], kwargs, *args[at + 1:])
             else:
@@ -126,12 +131,12 @@ def ensure_header(
     publish (``delay_on_commit`` at commit time) does not capture another one.
     Runs on every publish: kept to a handful of calls (see benchmarks/).
     """
-    config = conf._cached or get_config()
+    config = STATE.config or get_config()
     header = config.header
     headers = options.get("headers")
     if headers and header in headers:
         value = headers[header]
-        if value.__class__ is not str or value not in _valid_ids:
+        if value.__class__ is not str or value not in STATE.valid_ids:
             tenant_id_of(value, what=f"headers[{header!r}]")
     elif headers and isinstance(headers.get("headers"), dict) and header in headers["headers"]:
         _set_header(options, tenant_id_of(headers["headers"][header], what=f"headers[{header!r}]"))
@@ -147,13 +152,7 @@ def ensure_header(
 
 
 def _task_named(app: Any, name: Optional[str]) -> Any:
-    return None if app is None else app._tasks.get(name)
-
-
-def is_tenant_agnostic(task: Any, name: Optional[str] = None) -> bool:
-    """Celery's own tasks, and tasks marked ``tenant_agnostic``, may run with no tenant."""
-    name = name or getattr(task, "name", None) or ""
-    return name.startswith("celery.") or bool(getattr(task, "tenant_agnostic", False))
+    return None if app is None else registered_task(app, name)
 
 
 def _enforce(options: Dict[str, Any], config: Any, task: Any, name: Optional[str]) -> None:
@@ -180,16 +179,12 @@ def _enforce(options: Dict[str, Any], config: Any, task: Any, name: Optional[str
 def _implicit_tenant_id(config: Any, options: Dict[str, Any]) -> Optional[str]:
     scope = current_scope.get()
     if scope is not None and (not scope.in_body or _is_retry_of(scope, options.get("task_id"))):
-        inherited = header_value(scope.request, config.header)
-        if inherited is not None:
-            return tenant_id_of(inherited, what="inherited tenant header")
+        if scope.tenant_id is not None:
+            return scope.tenant_id
     if config.auto_capture:
-        if context._resolved_store is None:
-            tenant = context._current_tenant.get()
-        else:
-            tenant = context.TenantContext.get_tenant()
+        tenant = (STATE.backend or active_backend()).current()
         if tenant is not None:
-            return tenant_id_of(tenant, what="TenantContext.get_tenant()")
+            return tenant_id_of(tenant, what="the current tenant")
     return None
 
 
@@ -202,5 +197,6 @@ def _set_header(options: Dict[str, Any], value: Optional[str]) -> None:
     # down the call (send_task/apply run ensure_header again) leaves it alone.
     headers = options.get("headers")
     headers = dict(headers) if headers else {}
-    headers[(conf._cached or get_config()).header] = value
+    headers[(STATE.config or get_config()).header] = value
     options["headers"] = headers
+

@@ -1,0 +1,116 @@
+"""The interface between omnitenant_patch and a tenancy library: one ``TenantBackend`` per library.
+
+A backend answers five questions and nothing else in the package asks which
+library is in use:
+
+- ``current()``: the tenant in force now (``None`` for none);
+- ``enter(tenant)`` / ``leave(token)``: switch whatever the library switches
+  (schema, database alias, row filter) and really switch back, also to "no tenant";
+  ``use(tenant)`` is the same as a ``with`` block;
+- ``lookup(tenant_id)``: the tenant with that id, read from the shared place where
+  tenants live (never through a tenant's connection), or ``TenantNotFound``;
+- ``id_of(tenant)`` / ``is_tenant(value)``: the id string of a tenant value;
+- ``is_available()``: whether the library is installed and configured here.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, ClassVar, Iterable, Iterator, List, Optional, Tuple
+
+from ..exceptions import TenantNotFound
+
+
+class TenantBackend:
+    """Base class of the tenancy-library backends. Subclass it for an in-house tenancy layer.
+
+    >>> class MyBackend(TenantBackend):
+    ...     name = "mine"
+    ...     def current(self): ...
+    """
+
+    #: Short name for ``OMNITENANT_CONFIG["BACKEND"]``.
+    name: ClassVar[str] = ""
+    #: Django settings this backend reads: a change to one (``override_settings``) re-resolves.
+    settings: ClassVar[Tuple[str, ...]] = ()
+    #: Other libraries' tenant headers a worker may also read (their messages in flight).
+    foreign_headers: ClassVar[Tuple[str, ...]] = ()
+    #: Middleware of the library that puts the request's tenant in force (system check W001).
+    middleware: ClassVar[Tuple[str, ...]] = ()
+
+    @classmethod
+    def is_available(cls) -> bool:
+        """True when the library is installed and configured in this project."""
+        return False
+
+    def current(self) -> Optional[Any]:
+        """The tenant in force now, or ``None``."""
+        raise NotImplementedError
+
+    def enter(self, tenant: Optional[Any]) -> Any:
+        """Switch to ``tenant`` (``None``: no tenant); return what ``leave`` needs to switch back."""
+        raise NotImplementedError
+
+    def leave(self, token: Any) -> None:
+        """Undo the ``enter`` that returned ``token``: what was in force before is again."""
+        raise NotImplementedError
+
+    @contextmanager
+    def use(self, tenant: Optional[Any]) -> Iterator[Optional[Any]]:
+        """``enter`` and ``leave`` around a ``with`` block, also when it raises."""
+        token = self.enter(tenant)
+        try:
+            yield tenant
+        finally:
+            self.leave(token)
+
+    def lookup(self, tenant_id: str) -> Any:
+        """The tenant whose id is ``tenant_id``, read from the shared store; ``TenantNotFound``."""
+        raise NotImplementedError
+
+    def id_of(self, tenant: Any) -> Any:
+        """The id of ``tenant`` (a ``str``, or an ``int`` made a string by the caller)."""
+        raise NotImplementedError
+
+    def foreign_tenant_id(self, header: str, value: Any) -> Any:
+        """The tenant id a ``foreign_headers`` value names (``None``: no tenant)."""
+        return value
+
+    def is_tenant(self, value: Any) -> bool:
+        """True when ``value`` is a tenant of this backend (a ``tenant_id=`` value)."""
+        model = self.tenant_model()
+        return model is not None and isinstance(value, model)
+
+    def tenant_model(self) -> Any:
+        """The tenant model whose save/delete drops cached tenants; ``None`` when there is none."""
+        return None
+
+    def all_tenants(self) -> Iterable[Any]:
+        """Every tenant, for ``for_each_tenant``."""
+        model = self.tenant_model()
+        return [] if model is None else model._default_manager.all()
+
+    def displaces(self) -> List[Tuple[type, str, Any]]:
+        """More (owner, attribute, replacement) for the patch table: the library's own Celery
+        integration, neutralised while the patch is installed."""
+        return []
+
+    def displaced_receivers(self) -> List[Tuple[str, str]]:
+        """Celery signal receivers (signal name, ``dispatch_uid``) of the library's own Celery
+        integration, disconnected while the patch is installed."""
+        return []
+
+    def describe(self) -> str:
+        """How error messages name the tenants of this backend."""
+        model = self.tenant_model()
+        label = model._meta.label if model is not None else "?"
+        return f"{label} ({self.name})"
+
+    def check(self) -> List[Any]:
+        """System check messages about this backend's configuration."""
+        return []
+
+    @staticmethod
+    def not_found(tenant_id: str, where: str = "") -> TenantNotFound:
+        """The error ``lookup`` raises; the caller adds the header and the task."""
+        return TenantNotFound(f"tenant {tenant_id!r} does not exist{where}", tenant_id=tenant_id)

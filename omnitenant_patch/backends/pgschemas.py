@@ -1,0 +1,88 @@
+"""django-pgschemas: PostgreSQL schemas, the active one in its context variable.
+
+A tenant is identified by its schema name: dynamic tenants are rows of
+``TENANTS["default"]["TENANT_MODEL"]``, static tenants the other keys of
+``TENANTS`` (``"www"``, ``"blog"``). Entering pushes the tenant onto
+django-pgschemas' active schema (its ``push``, what ``with tenant:`` does, with
+the token kept here, so a cached tenant shared by threads is safe); its
+connection wrapper sets ``search_path`` on every cursor, so the tenant survives
+Celery's Django fixup closing the connection. Dynamic tenants are read in the
+public schema. django-pgschemas only resets the schema when a request finishes,
+which a worker never sends: leaving the scope does it for every task.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+from .base import TenantBackend
+
+
+class PgSchemasBackend(TenantBackend):
+    """django-pgschemas 1.x."""
+
+    name = "django_pgschemas"
+    settings = ("TENANTS", "DATABASES")
+    middleware = (
+        "django_pgschemas.routing.middleware.DomainRoutingMiddleware",
+        "django_pgschemas.routing.middleware.SessionRoutingMiddleware",
+        "django_pgschemas.routing.middleware.HeadersRoutingMiddleware",
+    )
+
+    def __init__(self) -> None:
+        from django.conf import settings
+        from django_pgschemas import schema
+        from django_pgschemas.utils import get_tenant_model
+
+        self.schema = schema
+        self.public = schema.get_default_schema()
+        self.model = get_tenant_model()
+        self.static = {name for name in settings.TENANTS if name not in ("public", "default")}
+
+    @classmethod
+    def is_available(cls) -> bool:
+        from django.apps import apps
+        from django.conf import settings
+
+        return apps.is_installed("django_pgschemas") and bool(getattr(settings, "TENANTS", None))
+
+    def current(self) -> Optional[Any]:
+        active = self.schema.get_current_schema()
+        return None if active.schema_name == self.public.schema_name else active
+
+    def enter(self, tenant: Optional[Any]) -> Any:
+        return self.schema.push(self.public if tenant is None else tenant)
+
+    def leave(self, token: Any) -> None:
+        if token is not None:  # None: push found the schema already active
+            self.schema.active.reset(token)
+
+    def lookup(self, tenant_id: str) -> Any:
+        if tenant_id in self.static:
+            return self.schema.Schema.create(tenant_id)
+        if self.model is None:
+            raise self.not_found(tenant_id, " (no dynamic tenants: TENANTS has no 'default')")
+        with self.schema.override(self.public):
+            try:
+                return self.model._default_manager.get(schema_name=tenant_id)
+            except self.model.DoesNotExist:
+                raise self.not_found(tenant_id) from None
+
+    def id_of(self, tenant: Any) -> Any:
+        return tenant.schema_name
+
+    def is_tenant(self, value: Any) -> bool:
+        return isinstance(value, self.schema.Schema)
+
+    def tenant_model(self) -> Any:
+        return self.model
+
+    def all_tenants(self) -> List[Any]:
+        if self.model is None:
+            return []
+        with self.schema.override(self.public):
+            return list(self.model._default_manager.all())
+
+    def describe(self) -> str:
+        label = self.model._meta.label if self.model is not None else "no dynamic tenants"
+        return f"{label} or a static tenant of TENANTS (django-pgschemas)"

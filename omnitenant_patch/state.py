@@ -1,0 +1,77 @@
+"""Everything omnitenant_patch keeps at run time, in one object, and the one place it is reset.
+
+``STATE`` holds the installed patch (what each patched attribute held before, the
+``patch_celery()`` overrides), the resolved settings and tenancy backend, the
+per-process tenant cache and a few memos. ``forget()`` drops what depends on
+settings; it runs when Django's ``setting_changed`` names a setting that any of
+it was read from (``watch()`` adds the ones a backend reads), and on nothing else.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Dict, Set, Tuple
+
+if TYPE_CHECKING:
+    from .backends.base import TenantBackend
+    from .conf import Config
+
+UNRESOLVED: Any = object()
+
+
+class State:
+    """Run-time state of this process. Attributes, not getters: the hot paths read them."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        # install: what each patched (owner, attribute) held before, and the overrides
+        self.installed = False
+        self.overrides: Dict[str, Any] = {}
+        self.displaced: Dict[Tuple[type, str], Any] = {}
+        self.replacements: Dict[Tuple[type, str], Any] = {}  # what we put there
+        self.detached: Dict[Tuple[str, str], Any] = {}  # others' receivers set aside: (signal, uid)
+        self.celery_call: Any = None  # Celery's own Task.__call__, behind any stack protection
+        # resolved from settings; dropped by forget()
+        self.config: "Config | None" = None
+        self.backend: "TenantBackend | None" = None
+        self.tenants: Dict[str, Tuple[Any, float, Any]] = {}  # id -> (tenant, expiry, generation)
+        self.shared_cache: Any = UNRESOLVED  # cache alias carrying invalidation, or None
+        self.cache_down = False  # the shared cache failed and has not answered since
+        self.pending_bump = False  # an invalidation the shared cache has not taken yet
+        self.invalidated_model: Any = None  # the model whose save/delete drops cached tenants
+        self.tenant_classes: Set[type] = set()  # classes the backend said are tenants
+        # memos that cannot go stale (validity of an id string, a function's signature)
+        self.valid_ids: Set[str] = set()
+        self.takes_tenant_kwarg: Dict[Any, bool] = {}
+        self.watched = {"OMNITENANT_CONFIG", "INSTALLED_APPS", "CACHES"}
+
+    def forget(self) -> None:
+        """Drop everything read from settings; it is read again on next use."""
+        with self.lock:
+            self.config = None
+            self.backend = None
+            self.tenants.clear()
+            self.shared_cache = UNRESOLVED
+            self.tenant_classes.clear()
+            self.invalidated_model = None  # receivers stay; the next lookup connects the new model
+
+    def watch(self, *settings: str) -> None:
+        """Also forget when one of these Django settings changes (a backend reads them)."""
+        self.watched.update(settings)
+
+
+STATE = State()
+
+
+def _on_setting_changed(setting: str = "", **_: Any) -> None:
+    if setting in STATE.watched:
+        STATE.forget()
+
+
+def _connect_setting_changed() -> None:
+    from django.core.signals import setting_changed
+
+    setting_changed.connect(_on_setting_changed, dispatch_uid="omnitenant_patch.state")
+
+
+_connect_setting_changed()

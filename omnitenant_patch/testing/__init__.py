@@ -1,0 +1,14 @@
+"""Testing tenant-aware tasks: a real patched worker, tenants, and a pytest plugin.
+
+The plugin is registered through the ``pytest11`` entry point, so with the package
+installed a project's tests get the ``tenant_worker`` fixture (see ``plugin``).
+Without pytest: ``CeleryWorker`` (any Celery app as a real ``celery worker``
+subprocess), ``TenantWorker`` (the project's app, on a queue of its own),
+``in_tenant`` and ``run_in_tenant``.
+"""
+
+from .helpers import TenantWorker, in_tenant, run_in_tenant
+from .worker import CeleryWorker, WorkerError, wait_for
+
+__all__ = ["CeleryWorker", "TenantWorker", "WorkerError", "in_tenant", "run_in_tenant",
+           "wait_for"]

@@ -1,0 +1,125 @@
+"""A real ``celery worker`` subprocess: started, waited for, and stopped by its own pid."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional, Sequence
+
+
+class WorkerError(RuntimeError):
+    """The worker exited at start, or was not ready in time (the message ends with its log)."""
+
+
+class CeleryWorker:
+    """``celery -A <app> worker`` in its own process group, consuming ``queue``.
+
+    >>> worker = CeleryWorker("proj", queue="test-1234", pool="solo").start()
+    >>> worker.stop()
+
+    ``pool`` and ``concurrency`` are the worker's ``-P``/``-c``; ``env`` is added to
+    this process's environment; the log goes to ``log_path`` (a temporary file by
+    default). ``stop()`` sends SIGTERM to the worker's own process group (its pid, never
+    a name), then SIGKILL if it has not exited after ``grace`` seconds.
+    """
+
+    def __init__(self, app: str, *, queue: str, pool: str = "prefork", concurrency: int = 2,
+                 env: Optional[Dict[str, str]] = None, cwd: Optional[str] = None,
+                 log_path: Optional[Path] = None, loglevel: str = "info",
+                 queues: Sequence[str] = (), grace: float = 20) -> None:
+        self.app = app
+        self.queue = queue
+        self.queues = [queue, *queues]
+        self.pool = pool
+        self.concurrency = concurrency
+        self.env = dict(os.environ, **(env or {}))
+        self.cwd = cwd
+        self.log_path = Path(log_path) if log_path else Path(
+            tempfile.mkstemp(prefix=f"celery-worker-{queue}-", suffix=".log")[1])
+        self.loglevel = loglevel
+        self.grace = grace
+        self.process: Optional[subprocess.Popen] = None
+
+    def command(self) -> list:
+        """The worker's command line."""
+        command = [sys.executable, "-m", "celery", "-A", self.app, "worker", "-P", self.pool,
+                   "-Q", ",".join(self.queues), "-n", f"{self.queue}@%h", "-l", self.loglevel,
+                   "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        if self.pool != "solo":
+            command += ["-c", str(self.concurrency)]
+        return command
+
+    def start(self, timeout: float = 60, prefix: Sequence[str] = ()) -> "CeleryWorker":
+        """Start the worker and wait until it logs that it is ready; ``prefix`` runs it under
+        another command (valgrind, say)."""
+        log = open(self.log_path, "wb")
+        try:
+            self.process = subprocess.Popen(
+                [*prefix, *self.command()], env=self.env, cwd=self.cwd, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        finally:
+            log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise WorkerError(f"celery worker ({self.app}) exited at start:\n{self.log_tail()}")
+            if b" ready." in self.log_path.read_bytes():
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise WorkerError(f"celery worker ({self.app}) not ready after {timeout} s:\n"
+                          f"{self.log_tail()}")
+
+    def stop(self) -> None:
+        """Stop the worker (warm shutdown, then kill): its process group, by pid."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=self.grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+    @property
+    def pid(self) -> Optional[int]:
+        return None if self.process is None else self.process.pid
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:]) or "(no worker log)"
+
+    def __enter__(self) -> "CeleryWorker":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return f"CeleryWorker({self.app!r}, queue={self.queue!r}, pool={self.pool!r})"
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30, what: str = "condition",
+             interval: float = 0.1) -> Any:
+    """Poll ``condition`` until it returns something true, and return it; ``TimeoutError``
+    naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
