@@ -43,7 +43,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "core"))
 os.environ.setdefault("OMNITENANT_TEST_REDIS_DB", "12")
 
 import harness  # noqa: E402  (the tests' real-worker harness)

@@ -96,11 +96,12 @@ def check_request_tenant(app_configs: Any = None, **_: Any) -> List[checks.Check
     from .middleware import TenantMiddleware
 
     try:
-        if not get_config().auto_capture:
+        library_middleware = active_backend().middleware
+        if not get_config().auto_capture or library_middleware is None:
             return []
-        known = {MIDDLEWARE, *active_backend().middleware}
     except ImproperlyConfigured:
         return []  # reported by check_settings / check_backend
+    known = {MIDDLEWARE, *library_middleware}
     for path in getattr(settings, "MIDDLEWARE", None) or []:
         if path in known:
             return []
@@ -131,7 +132,8 @@ def check_task_classes(app_configs: Any = None, **_: Any) -> List[checks.CheckMe
             seen.add(cls)
             for name, escape in ESCAPES.items():
                 method = cls.__dict__.get(name)
-                if method is not None and not calls_super(method):
+                ours = getattr(method, "__module__", "").startswith("omnitenant_patch.")
+                if method is not None and not ours and not calls_super(method):
                     messages.append(checks.Warning(
                         f"{cls.__module__}.{cls.__qualname__}.{name} does not call super(): "
                         f"its tasks escape omnitenant_patch ({escape})",

@@ -33,20 +33,20 @@ GENERATION_KEY = "omnitenant_patch:tenants:generation"
 _UNREADABLE = object()  # the shared generation could not be read: trust no local copy
 
 
-def lookup_tenant(tenant_id: str, *, task_name: str = "?") -> Any:
+def lookup_tenant(tenant_id: str, *, task_name: str = "?", header: Optional[str] = None) -> Any:
     """Return the tenant with this id, from the shared store; else ``TenantNotFound`` naming the
-    id, the header and the task."""
+    id, the header (``CELERY["HEADER"]`` unless another is named) and the task."""
     config = STATE.config or get_config()
     entry = STATE.tenants.get(tenant_id)
     fresh = entry is not None and entry[1] > monotonic()
     if fresh and STATE.shared_cache is None:  # this process's receivers drop what changed
         return entry[0]  # type: ignore[index]
     if not config.cache_ttl:
-        return _query(tenant_id, task_name, config)
+        return _query(tenant_id, task_name, header or config.header)
     generation = _generation(config)
     if fresh and generation is not _UNREADABLE and generation == entry[2]:  # type: ignore[index]
         return entry[0]  # type: ignore[index]
-    tenant = _query(tenant_id, task_name, config)
+    tenant = _query(tenant_id, task_name, header or config.header)
     watch_tenant_model()
     STATE.tenants[tenant_id] = (tenant, monotonic() + config.cache_ttl, generation)
     return tenant
@@ -61,14 +61,13 @@ def invalidate_tenants(**_: Any) -> None:
         _bump(alias)
 
 
-def _query(tenant_id: str, task_name: str, config: Any) -> Any:
+def _query(tenant_id: str, task_name: str, header: str) -> Any:
     try:
         return (STATE.backend or active_backend()).lookup(tenant_id)
     except TenantNotFound as exc:
         raise TenantNotFound(
-            f"{exc} (header {config.header!r} on task {task_name}); "
-            f"create it or stop queueing for it",
-            tenant_id=tenant_id, header=config.header, task_name=task_name,
+            f"{exc} (header {header!r} on task {task_name}); create it or stop queueing for it",
+            tenant_id=tenant_id, header=header, task_name=task_name,
         ) from None
 
 

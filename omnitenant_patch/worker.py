@@ -16,7 +16,7 @@ retries or is rejected by ``ON_MISSING_TENANT``, and its body never runs.
 from __future__ import annotations
 
 import contextvars
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 from celery.exceptions import Reject
 
@@ -60,8 +60,9 @@ def open_scope(task: Any, request: Any, task_id: Any) -> Scope:
     it on the call path."""
     scope = Scope(task, task_id, request)
     try:
-        tenant_id = tenant_id_for(task, request)
-        tenant = None if tenant_id is None else lookup_tenant(tenant_id, task_name=task.name)
+        tenant_id, header = tenant_id_for(task, request)
+        tenant = None if tenant_id is None else lookup_tenant(tenant_id, task_name=task.name,
+                                                             header=header)
     except Exception as exc:  # refused on the call path, in Task.__call__
         scope.error = exc
         return scope
@@ -82,8 +83,9 @@ def close_scope(scope: Scope) -> None:
         scope.outer = None
 
 
-def tenant_id_for(task: Any, request: Any) -> Optional[str]:
-    """The tenant id a task request carries, checked; ``None`` when it carries none."""
+def tenant_id_for(task: Any, request: Any) -> Tuple[Optional[str], str]:
+    """The tenant id a task request carries, checked (``None`` when it carries none), and the
+    header it came in."""
     config = STATE.config or get_config()
     header = config.header
     value = header_value(request, header)
@@ -95,7 +97,7 @@ def tenant_id_for(task: Any, request: Any) -> Optional[str]:
                 f"task {task.name} arrived with no tenant and "
                 f'OMNITENANT_CONFIG["CELERY"]["REQUIRE_TENANT"] is on; its body was not run'
             )
-        return None
+        return None, header
     if value.__class__ is not str or value not in STATE.valid_ids:
         value = valid_header_value(value, header, task.name)
     if config.sign_headers:
@@ -106,7 +108,7 @@ def tenant_id_for(task: Any, request: Any) -> Optional[str]:
                 f"{'wrongly signed' if signature else 'not signed'}; SIGN_HEADERS is on, so the "
                 f"task is refused (queue it through a patched Celery with the same SECRET_KEY)"
             )
-    return value
+    return value, header
 
 
 def _foreign_tenant_id(request: Any, header: str) -> Any:

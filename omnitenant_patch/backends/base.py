@@ -35,8 +35,9 @@ class TenantBackend:
     settings: ClassVar[Tuple[str, ...]] = ()
     #: Other libraries' tenant headers a worker may also read (their messages in flight).
     foreign_headers: ClassVar[Tuple[str, ...]] = ()
-    #: Middleware of the library that puts the request's tenant in force (system check W001).
-    middleware: ClassVar[Tuple[str, ...]] = ()
+    #: Middleware of the library that puts the request's tenant in force (system check W001);
+    #: ``None`` where the library's docs have projects write their own.
+    middleware: ClassVar[Optional[Tuple[str, ...]]] = ()
 
     @classmethod
     def is_available(cls) -> bool:

@@ -23,6 +23,7 @@ class MultitenantBackend(TenantBackend):
 
     name = "django_multitenant"
     settings = ("TENANT_USE_ASGIREF",)
+    middleware = None  # its docs have projects write their own
 
     def __init__(self) -> None:
         from django_multitenant import utils

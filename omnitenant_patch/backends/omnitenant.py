@@ -64,6 +64,7 @@ class OmnitenantBackend(TenantBackend):
 
     def enter(self, tenant: Optional[Any]) -> Any:
         context = self.context
+        saved = self._stacks()
         if tenant is None:
             context.push_tenant(None)
             manager = None if self._in_master() else context.use_master_db()
@@ -75,17 +76,18 @@ class OmnitenantBackend(TenantBackend):
             try:
                 manager.__enter__()
             except BaseException:
-                self._pop(tenant)
+                self._restore(saved)
                 raise
-        return tenant, manager
+        return manager, saved
 
     def leave(self, token: Tuple[Any, Any]) -> None:
-        tenant, manager = token
+        manager, saved = token
         try:
             if manager is not None:
                 manager.__exit__(None, None, None)
         finally:
-            self._pop(tenant)
+            # Its stacks as they were, even if the task pushed a tenant it never popped.
+            self._restore(saved)
 
     def lookup(self, tenant_id: str) -> Any:
         model = self.tenant_model()
@@ -127,6 +129,7 @@ class OmnitenantBackend(TenantBackend):
     def _shared(self) -> Iterator[None]:
         """The master database's public schema, with no tenant on the stack."""
         context = self.context
+        saved = self._stacks()
         context.push_tenant(None)
         try:
             if self._in_master():
@@ -135,7 +138,7 @@ class OmnitenantBackend(TenantBackend):
                 with context.use_master_db():
                     yield
         finally:
-            context.pop_tenant()
+            self._restore(saved)
 
     def _in_master(self) -> bool:
         """True when queries already go to the master database's public schema (no SQL run)."""
@@ -144,11 +147,18 @@ class OmnitenantBackend(TenantBackend):
         return (self.context.get_db_alias() == self.master
                 and getattr(connections[self.master], "_current_schema", "public") == "public")
 
-    def _pop(self, tenant: Optional[Any]) -> None:
-        if tenant is None:
-            self.context.pop_tenant()
-        elif tenant.isolation_type == self.schema_isolation:
-            self.context.pop_db_alias()
+    def _stacks(self) -> Tuple[Any, ...]:
+        """django-omnitenant's tenant, database-alias and cache-alias stacks (each push makes a
+        new list, so holding them is a snapshot)."""
+        context = self.context
+        return (context._tenant_stack.get(), context._db_alias_stack.get(),
+                context._cache_alias_stack.get())
+
+    def _restore(self, saved: Tuple[Any, ...]) -> None:
+        context = self.context
+        context._tenant_stack.set(saved[0])
+        context._db_alias_stack.set(saved[1])
+        context._cache_alias_stack.set(saved[2])
 
 
 def _restore_search_path(sender: Any = None, connection: Any = None, **_: Any) -> None:

@@ -8,7 +8,8 @@ the token kept here, so a cached tenant shared by threads is safe); its
 connection wrapper sets ``search_path`` on every cursor, so the tenant survives
 Celery's Django fixup closing the connection. Dynamic tenants are read in the
 public schema. django-pgschemas only resets the schema when a request finishes,
-which a worker never sends: leaving the scope does it for every task.
+which a worker never sends, and saving a new tenant leaves its schema active: leaving the
+scope puts back what was active before the task, whatever the task activated.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class PgSchemasBackend(TenantBackend):
             return self.schema.Schema.create(tenant_id)
         if self.model is None:
             raise self.not_found(tenant_id, " (no dynamic tenants: TENANTS has no 'default')")
-        with self.schema.override(self.public):
+        with self.use(None):
             try:
                 return self.model._default_manager.get(schema_name=tenant_id)
             except self.model.DoesNotExist:
@@ -80,7 +81,7 @@ class PgSchemasBackend(TenantBackend):
     def all_tenants(self) -> List[Any]:
         if self.model is None:
             return []
-        with self.schema.override(self.public):
+        with self.use(None):
             return list(self.model._default_manager.all())
 
     def describe(self) -> str:

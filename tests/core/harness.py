@@ -9,18 +9,19 @@ CI=true it fails them.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from typing import Dict, Optional
 
 import pytest
 
+from omnitenant_patch.testing import CeleryWorker, WorkerError, wait_for
+
 TESTS_DIR = Path(__file__).resolve().parent
+ROOT = TESTS_DIR.parents[1]
 RUN_ID = uuid.uuid4().hex[:8]
 REDIS_DB = int(os.environ.get("OMNITENANT_TEST_REDIS_DB", "7"))
 SERVICES = {
@@ -79,7 +80,7 @@ class Worker:
         self.log_path = tmp / f"worker-{name}.log"
         self.env = dict(os.environ)
         self.env.update({
-            "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), str(TESTS_DIR.parent)]),
+            "PYTHONPATH": os.pathsep.join([str(TESTS_DIR), str(ROOT)]),
             "DJANGO_SETTINGS_MODULE": "testproj.settings",
             "OMNITENANT_TEST_DB": db,
             "OMNITENANT_TEST_BROKER": broker_override or broker_url(broker, tmp),
@@ -98,7 +99,9 @@ class Worker:
         self.db_alias = "pg" if db.startswith("postgres") else "default"
         self.pool = pool
         self.concurrency = concurrency
-        self.process: Optional[subprocess.Popen] = None
+        self.process = CeleryWorker("testproj.celery_app", queue=self.queue, pool=pool,
+                                    concurrency=concurrency, env=self.env, cwd=str(ROOT),
+                                    log_path=self.log_path)
         self.app = self._client_app()
 
     def _client_app(self):
@@ -125,37 +128,14 @@ class Worker:
     def start(self, prefix: tuple = (), timeout: float = 60) -> Worker:
         """Start the worker and wait until it says it is ready; ``prefix`` runs it under another
         command (the benchmarks' valgrind)."""
-        command = [
-            *prefix, sys.executable, "-m", "celery", "-A", "testproj.celery_app", "worker",
-            "-P", self.pool, "-Q", self.queue, "-n", f"{self.queue}@%h", "-l", "info",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-        ]
-        if self.pool != "solo":
-            command += ["-c", str(self.concurrency)]
-        log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            command, env=self.env, cwd=str(TESTS_DIR.parent), stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker {self.name} exited at start:\n{self.log_tail()}")
-            if b" ready." in self.log_path.read_bytes():
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"worker {self.name} not ready after {timeout} s:\n{self.log_tail()}")
+        try:
+            self.process.start(timeout=timeout, prefix=prefix)
+        except WorkerError as exc:
+            raise RuntimeError(f"worker {self.name}: {exc}") from None
+        return self
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        self.process.stop()
 
     def start_beat(self) -> subprocess.Popen:
         """A real `celery beat` next to the worker, publishing to the worker's queue."""
@@ -163,19 +143,15 @@ class Worker:
         return subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "testproj.celery_app", "beat", "-l", "info",
              "-s", str(self.tmp / f"beat-{self.name}.schedule"), "--max-interval", "1"],
-            env=self.env, cwd=str(TESTS_DIR.parent), stdout=log, stderr=subprocess.STDOUT,
+            env=self.env, cwd=str(ROOT), stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
     def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        return self.process.log_text()
 
     def log_tail(self, lines: int = 60) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return "(no worker log)"
-        return "\n".join(text.splitlines()[-lines:])
+        return self.process.log_tail(lines)
 
     def task(self, name: str):
         return self.app.tasks[name]
@@ -195,14 +171,11 @@ class Worker:
 
     @staticmethod
     def wait_for(condition, timeout: float = 30, what: str = "condition"):
-        """Poll ``condition`` until it returns something true; fail after ``timeout`` s."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = condition()
-            if value:
-                return value
-            time.sleep(0.2)
-        pytest.fail(f"timed out after {timeout} s waiting for {what}", pytrace=False)
+        """Poll ``condition`` until it returns something true; fail the test after ``timeout``."""
+        try:
+            return wait_for(condition, timeout=timeout, what=what)
+        except TimeoutError as exc:
+            pytest.fail(str(exc), pytrace=False)
 
     def __repr__(self) -> str:
         return f"Worker({self.name})"

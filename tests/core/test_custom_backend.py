@@ -9,7 +9,7 @@ import pytest
 
 from omnitenant_patch import TenantContext, TenantNotFound
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.fixture

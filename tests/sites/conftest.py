@@ -1,0 +1,47 @@
+"""Shared by every site suite (each runs in its own pytest process, see tests/conftest.py):
+import paths, the real workers every scenario runs against, eager mode, and clean-up."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+SITES = Path(__file__).resolve().parent
+SITE = SITES / os.environ.get("OMNITENANT_SITE", "")
+sys.path[:0] = [str(SITE), str(SITES)]
+pytest.register_assert_rewrite("sitekit")
+
+from sitekit import services  # noqa: E402
+from sitekit.site import started  # noqa: E402
+
+#: (pool, CONN_MAX_AGE) of the workers every scenario runs against.
+POOLS = [("prefork", "60"), ("solo", "0"), ("threads", "60"), ("prefork", "0"), ("solo", "None")]
+
+
+def pytest_unconfigure(config):
+    try:
+        from django.db import connections
+
+        for connection in connections.all():
+            connection.close()
+    except Exception:  # Django never got configured: nothing is open
+        pass
+    services.drop_databases(services.DATABASE_PREFIX)
+
+
+@pytest.fixture(scope="session", params=POOLS, ids=[f"{p}-age{a}" for p, a in POOLS])
+def worker(site, request):
+    """A real `celery worker` of the site, one per pool and CONN_MAX_AGE."""
+    with started(site, *request.param) as running:
+        yield running
+
+
+@pytest.fixture
+def eager_app():
+    """The site's Celery app with task_always_eager on."""
+    from project.celery_app import app
+
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = False

@@ -1,0 +1,17 @@
+"""The site's own notion of the current tenant: django-multitenant's current account."""
+
+
+def current_id():
+    from django_multitenant.utils import get_current_tenant
+
+    account = get_current_tenant()
+    return None if account is None else str(account.pk)
+
+
+def leak(tenant_id):
+    """Set the account with django-multitenant's own API, and never unset it."""
+    from django_multitenant.utils import set_current_tenant
+
+    from accounts.models import Account
+
+    set_current_tenant(Account._base_manager.get(pk=tenant_id))

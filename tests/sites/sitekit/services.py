@@ -1,0 +1,69 @@
+"""Services and PostgreSQL databases for a site run (each run has its own names)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+import pytest
+
+SITES = Path(__file__).resolve().parents[1]
+RUN_ID = os.environ.get("OMNITENANT_SITE_RUN") or uuid.uuid4().hex[:8]
+REDIS_DB = int(os.environ.get("OMNITENANT_TEST_REDIS_DB", "7"))
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+SERVICES = {"redis": ("127.0.0.1", 6379), "postgres": ("127.0.0.1", 5432)}
+
+
+def require(service: str) -> None:
+    """Skip (fail under CI=true) when ``service`` is not reachable."""
+    try:
+        with socket.create_connection(SERVICES[service], timeout=1):
+            return
+    except OSError:
+        pass
+    host, port = SERVICES[service]
+    message = f"{service} is not reachable on {host}:{port}"
+    if IN_CI:
+        pytest.fail(f"{message}; CI=true needs every service", pytrace=False)
+    pytest.skip(message)
+
+
+#: Every database this run makes starts so; drop_databases(DATABASE_PREFIX) removes them all.
+DATABASE_PREFIX = f"ot_{RUN_ID}_"
+
+
+def database_name(site: str, what: str) -> str:
+    return f"{DATABASE_PREFIX}{site}_{what}"
+
+
+def _admin():
+    import psycopg2
+
+    connection = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="test")
+    connection.autocommit = True
+    return connection
+
+
+def create_database(name: str) -> None:
+    connection = _admin()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        connection.close()
+
+
+def drop_databases(prefix: str) -> None:
+    """Drop every database whose name starts with ``prefix`` (the run's own)."""
+    connection = _admin()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", [prefix + "%"])
+            for (name,) in cursor.fetchall():
+                cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = %s", [name])
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    finally:
+        connection.close()

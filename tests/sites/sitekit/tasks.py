@@ -1,0 +1,64 @@
+"""The probe tasks every site runs: each answers where its queries ran and what it read.
+
+Each site's ``notes.tasks`` re-exports them (Celery's autodiscovery looks there); ``notes``
+is the site's tenant app and ``tenancy`` its own notion of the current tenant.
+"""
+
+from celery import shared_task
+from tenancy import current_id
+
+from .probe import where
+
+
+def _here(label=None):
+    from notes.models import Note
+
+    return where(Note, current_id, label)
+
+
+@shared_task(name="site.probe")
+def probe(label=None):
+    return _here(label)
+
+
+@shared_task(name="site.retry", bind=True)
+def retry_once(self, label=None):
+    if self.request.retries < 1:
+        raise self.retry(countdown=0, max_retries=3)
+    return _here(label)
+
+
+@shared_task(name="site.step")
+def step(previous, label):
+    return (previous or []) + [_here(label)]
+
+
+@shared_task(name="site.collect")
+def collect(results):
+    return {"header": results, "body": _here("body")}
+
+
+@shared_task(name="site.spawn")
+def spawn():
+    return {"parent": _here("parent"), "child": probe.delay("child").id}
+
+
+@shared_task(name="site.write")
+def write(text):
+    """Write a row, and say in which tenant; a task for an unknown tenant never gets here."""
+    from notes.models import Note
+
+    Note._default_manager.create(text=text)
+    return current_id()
+
+
+@shared_task(name="site.leak")
+def leak(tenant_id):
+    """Switch to another tenant with the library's own API and never switch back."""
+    import tenancy
+
+    tenancy.leak(tenant_id)
+    return _here("leaked")
+
+
+__all__ = ["collect", "leak", "probe", "retry_once", "spawn", "step", "write"]
