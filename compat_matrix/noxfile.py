@@ -35,7 +35,7 @@ def cell(session: nox.Session, name: str) -> None:
     # setuptools: Celery <= 5.1 imports pkg_resources, which uv-built venvs do not carry.
     session.install("pytest", "hypothesis", "gevent; python_version >= '3.9'",
                     "psycopg2-binary", "packaging", "setuptools<70",
-                    *cells.pins(spec))
+                    *cells.pins(spec), *spec.get("sites", []))
     session.install("--no-deps", "--reinstall-package", "omnitenant-patch", str(cells.ROOT))
     session.run("python", "-c", "import celery, django, kombu; "
                 "print('celery', celery.__version__, 'kombu', kombu.__version__, "
@@ -45,4 +45,5 @@ def cell(session: nox.Session, name: str) -> None:
     # The full soak (10,000 tasks) runs in the default run; each cell soaks 2,000.
     session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "-q",
                 f"--junitxml={junit}", *session.posargs,
-                env={"OMNITENANT_SOAK_TASKS": os.environ.get("OMNITENANT_SOAK_TASKS", "2000")})
+                env={"OMNITENANT_SOAK_TASKS": os.environ.get("OMNITENANT_SOAK_TASKS", "2000"),
+                     "OMNITENANT_REQUIRE_SITES": ",".join(spec.get("require_sites", []))})

@@ -89,6 +89,13 @@ def header_value(request: Any, header: str) -> Any:
     return getattr(request, header, None)
 
 
+def find_app(name: str) -> Any:
+    """The Celery app ``celery -A name`` would find (``"proj"``, ``"proj.celery:app"``)."""
+    from celery.app.utils import find_app as celery_find_app
+
+    return celery_find_app(name)
+
+
 def registered_task(app: Any, name: Any) -> Any:
     """The task ``app`` has registered under ``name``, or ``None`` (no finalizing, no autoload)."""
     return app._tasks.get(name)

@@ -6,10 +6,14 @@
   ``core/test_tenancy_libraries.py`` starts them. ``OMNITENANT_SITE`` names the one a process runs.
 """
 
+import gc
 import os
 from pathlib import Path
 
+import pytest
+
 HERE = Path(__file__).resolve().parent
+pytest_plugins = ["pytester"]  # tests/core/test_testing_kit.py runs a user's suite
 
 
 def pytest_ignore_collect(collection_path, config):
@@ -19,3 +23,13 @@ def pytest_ignore_collect(collection_path, config):
         return not (path == HERE / "sites" or HERE / "sites" / site in (path, *path.parents)
                     or path in (HERE / "sites" / site).parents)
     return HERE / "sites" in (path, *path.parents) or None
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_between_tests():
+    """Run the cyclic GC only between tests: Celery 4.4's Redis result backend deadlocks when an
+    AsyncResult.__del__ fires inside its own pub/sub subscribe call (seen here)."""
+    gc.disable()
+    yield
+    gc.enable()
+    gc.collect()

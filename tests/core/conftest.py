@@ -1,4 +1,3 @@
-import gc
 import os
 import sys
 import tempfile
@@ -79,16 +78,6 @@ def _create_tenants(alias):
 
     for tenant_id, name in [("acme", "Acme"), ("globex", "Globex"), ("42", "Numbered")]:
         Tenant.objects.using(alias).get_or_create(tenant_id=tenant_id, defaults={"name": name})
-
-
-@pytest.fixture(autouse=True)
-def _collect_garbage_between_tests():
-    """Run the cyclic GC only between tests. Celery 4.4's Redis result backend deadlocks when
-    an AsyncResult.__del__ fires inside its own pub/sub subscribe call (seen here)."""
-    gc.disable()
-    yield
-    gc.enable()
-    gc.collect()
 
 
 @pytest.fixture

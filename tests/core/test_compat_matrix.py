@@ -22,3 +22,12 @@ def test_matrix_covers_every_supported_celery_line_and_django_line():
     djangos = {".".join(cell["django"].split(".")[:2]) for cell in matrix}
     assert {"3.2", "4.2", "5.2", "6.1"} <= djangos
     assert all(set(cells.PINNED) <= set(cell) for cell in matrix)
+
+
+def test_every_site_suite_runs_in_a_cell_on_the_oldest_and_the_newest_line_it_can():
+    from test_tenancy_libraries import SUITES
+
+    required = {suite: [c["celery"] for c in cells.load() if suite in c.get("require_sites", [])]
+                for suite in SUITES}
+    assert all(required.values()), {s: lines for s, lines in required.items() if not lines}
+    assert all("5.7.0" in lines for lines in required.values())

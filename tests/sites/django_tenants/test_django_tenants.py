@@ -14,7 +14,7 @@ from sitekit.scenarios import *  # noqa: F401,F403
 def old_producer(worker):
     """A web process still on tenant-schemas-celery, without this patch: its CeleryApp writes
     the connection's schema into the ``_schema_name`` header."""
-    from tenant_schemas_celery.app import CeleryApp
+    CeleryApp = pytest.importorskip("tenant_schemas_celery.app").CeleryApp
 
     app = CeleryApp("old-web", set_as_current=False)
     app.conf.update(broker_url=worker.app.conf.broker_url,
