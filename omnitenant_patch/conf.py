@@ -107,6 +107,9 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("CELERY.ON_MISSING_TENANT", "on_missing_tenant", "raise",
             '`"raise"`, `"retry"`, `"reject"`', _one_of("raise", "retry", "reject"),
             "what a worker does with a task whose tenant does not exist", overridable=True),
+    Setting("TELEMETRY", "telemetry", True, "`True`, `False`", _bool,
+            "put `tenant.id` on the task's span and sentry scope (OpenTelemetry, ddtrace, "
+            "sentry-sdk) and on the request's, where the site uses them"),
     Setting("CACHE.TTL", "cache_ttl", 300, "seconds ≥ 0", _seconds,
             "how long a worker keeps a looked-up tenant; `0` looks it up for every task"),
     Setting("CACHE.ALIAS", "cache_alias", "default", "a `CACHES` alias or `None`",

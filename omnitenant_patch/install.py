@@ -13,6 +13,7 @@ nothing else, so wrappers other libraries put on the other attributes are never 
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any, List, Tuple
 
@@ -171,6 +172,7 @@ def adopt(backend: Any) -> None:
 def _install() -> None:
     for owner, name, replacement in PATCHES:
         _put(owner, name, replacement)
+        _look_like(replacement, STATE.displaced.get((owner, name), _ABSENT))
     STATE.celery_call = celery_call(STATE.displaced[Task, "__call__"])
     for signal, receiver in SIGNALS:
         signal.connect(receiver, weak=False, dispatch_uid=_uid(receiver))
@@ -183,6 +185,15 @@ def _put(owner: type, name: str, replacement: Any) -> None:
     STATE.displaced[owner, name] = current
     STATE.replacements[owner, name] = replacement
     setattr(owner, name, replacement)
+
+
+def _look_like(replacement: Any, original: Any) -> None:
+    """Make a replacement transparent, as ``functools.wraps`` would (``__wrapped__``, name,
+    docstring), but keep its ``__module__``: Celery's tracer only calls a ``Task.__call__`` whose
+    module is not ``celery.app.task``."""
+    if original is not _ABSENT:
+        functools.update_wrapper(replacement, original, assigned=("__name__", "__qualname__",
+                                                                  "__doc__"), updated=())
 
 
 def _uid(receiver: Any) -> str:

@@ -28,6 +28,7 @@ from .ids import OPTION, takes_tenant_kwarg, tenant_id_of, valid_header_value, w
 from .lookup import lookup_tenant
 from .signing import signature_header, verify
 from .state import STATE
+from .telemetry import tag_tenant
 
 #: The scope of the task between its task_prerun and task_postrun in this context: what
 #: Celery publishes on its behalf (retry, chain, callbacks) inherits its tenant.
@@ -181,6 +182,8 @@ def run_in_scope(task: Any, scope: Scope, args: tuple, kwargs: dict) -> Any:
         refuse(task, scope.request, scope.error)
     if OPTION in kwargs and not takes_tenant_kwarg(task):
         kwargs = without_option(kwargs)
+    if scope.tenant_id is not None and (STATE.config or get_config()).telemetry:
+        tag_tenant(scope.tenant_id)  # the tracers' run spans are current by now
     scope.in_body = True
     try:
         return task.run(*args, **kwargs)

@@ -25,7 +25,7 @@ def test_matrix_covers_every_supported_celery_line_and_django_line():
 
 
 def test_every_site_suite_runs_in_a_cell_on_the_oldest_and_the_newest_line_it_can():
-    from test_tenancy_libraries import SUITES
+    from test_site_suites import SUITES
 
     required = {suite: [c["celery"] for c in cells.load() if suite in c.get("require_sites", [])]
                 for suite in SUITES}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class Site:
     current_id: Callable[[], Optional[str]]  # the library's own current tenant, as an id
     env: Dict[str, str] = field(default_factory=dict)
     static: List[str] = field(default_factory=list)  # tenants declared in settings, not rows
+    tasks: str = "notes.tasks"  # the module of the site's tasks
 
     @property
     def tenant_ids(self) -> List[str]:
@@ -87,7 +89,7 @@ class SiteWorker:
         self.app = Celery(f"client-{self.name}", set_as_current=False)
         self.app.conf.update(broker_url=broker, result_backend=broker,
                              task_default_queue=self.queue, accept_content=["json"])
-        import notes.tasks  # noqa: F401  (the shared tasks, registered on this app too)
+        importlib.import_module(site.tasks)  # shared tasks: registered on this app too
 
     def start(self) -> "SiteWorker":
         try:

@@ -1,4 +1,5 @@
-"""Each tenancy library's site suite (tests/sites/<library>), in a pytest process of its own.
+"""Each site suite (tests/sites/<site>) in a pytest process of its own: one per tenancy library,
+and the tracing site once per integration and order.
 
 A suite whose library is not installed here is skipped, unless ``OMNITENANT_REQUIRE_SITES``
 names it (``all`` or a comma-separated list of suite ids): then it fails. The compat
@@ -28,7 +29,20 @@ SUITES = {
         {"SITE_CELERY": "tenant-schemas-celery"}),
     "pgschemas": ("pgschemas", ["django_pgschemas"], {}),
     "multitenant": ("multitenant", ["django_multitenant"], {}),
+    **{f"tracing-{integration}-{order}": ("tracing", [module], {"SITE_TRACING":
+                                                               f"{integration}-{order}"})
+       for integration, module in [("sentry", "sentry_sdk"),
+                                   ("otel", "opentelemetry.instrumentation.celery"),
+                                   ("ddtrace", "ddtrace")]
+       for order in ("before", "after")},
 }
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # its parent package is missing
+        return False
 
 
 def _required(suite: str) -> bool:
@@ -40,7 +54,7 @@ def _required(suite: str) -> bool:
 @pytest.mark.parametrize("suite", list(SUITES))
 def test_the_site_suite_passes(suite, tmp_path):
     directory, modules, settings = SUITES[suite]
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    missing = [m for m in modules if not _installed(m)]
     if missing:
         message = f"{', '.join(missing)} not installed for this interpreter"
         if _required(suite):

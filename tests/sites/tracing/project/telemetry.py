@@ -1,0 +1,125 @@
+"""Each tracing integration as a site sets it up, writing what it records to a file instead of a
+server (SITE_TELEMETRY_FILE, one JSON line each), and read back as one shape for the tests."""
+
+import json
+import os
+from contextlib import contextmanager
+
+CAPTURE = os.environ.get("SITE_TELEMETRY_FILE", os.devnull)
+
+
+def _write(record):
+    with open(CAPTURE, "a") as out:  # O_APPEND: whole lines from every process
+        out.write(json.dumps(dict(record, pid=os.getpid()), default=str) + "\n")
+
+
+def init(integration):
+    {"sentry": _sentry, "otel": _otel, "ddtrace": _ddtrace}[integration]()
+
+
+def _sentry():
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.transport import Transport
+
+    class FileTransport(Transport):
+        def capture_envelope(self, envelope):
+            for item in envelope.items:
+                if item.type == "transaction":
+                    payload = item.payload.json
+                    _write({"kind": "sentry", "name": payload["transaction"],
+                            "trace_id": payload["contexts"]["trace"]["trace_id"],
+                            "task_id": payload.get("tags", {}).get("celery_task_id"),
+                            "tenant": payload.get("tags", {}).get("tenant.id")})
+
+        def flush(self, timeout, callback=None):
+            pass
+
+    sentry_sdk.init(dsn="http://public@127.0.0.1:9/1", transport=FileTransport,
+                    traces_sample_rate=1.0, integrations=[CeleryIntegration()])
+
+
+def _otel():
+    from opentelemetry import trace
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        SimpleSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    class FileSpanExporter(SpanExporter):
+        def export(self, spans):
+            for span in spans:
+                attributes = dict(span.attributes or {})
+                _write({"kind": "otel", "name": span.name,
+                        "trace_id": format(span.get_span_context().trace_id, "032x"),
+                        "task_id": attributes.get("messaging.message.id")
+                        if span.name.startswith("run/") else None,
+                        "tenant": attributes.get("tenant.id")})
+            return SpanExportResult.SUCCESS
+
+        def shutdown(self):
+            pass
+
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(FileSpanExporter()))
+    trace.set_tracer_provider(provider)
+    CeleryInstrumentor().instrument()
+
+
+def _ddtrace():
+    os.environ.setdefault("DD_CELERY_DISTRIBUTED_TRACING", "true")
+    os.environ.setdefault("DD_TRACE_AGENT_URL", "http://127.0.0.1:9")
+    os.environ.setdefault("DD_INSTRUMENTATION_TELEMETRY_ENABLED", "false")
+    os.environ.setdefault("DD_REMOTE_CONFIGURATION_ENABLED", "false")
+    import ddtrace
+    from ddtrace.trace import TraceFilter, tracer
+
+    class FileTraceFilter(TraceFilter):
+        def process_trace(self, trace):
+            for span in trace:
+                tags = dict(span.get_tags())
+                _write({"kind": "ddtrace", "name": span.name, "trace_id": str(span.trace_id),
+                        "task_id": tags.get("celery.id") if span.name == "celery.run" else None,
+                        "tenant": tags.get("tenant.id")})
+            return None  # nothing goes to an agent
+
+    ddtrace.patch(celery=True)
+    tracer.configure(trace_processors=[FileTraceFilter()])
+
+
+@contextmanager
+def client_trace(integration):
+    """A trace started in this process, as a web request's would be; yields its trace id."""
+    if integration == "sentry":
+        import sentry_sdk
+
+        with sentry_sdk.start_transaction(op="test", name="client-root") as root:
+            yield root.trace_id
+        sentry_sdk.flush()
+    elif integration == "otel":
+        from opentelemetry import trace
+
+        with trace.get_tracer("tests").start_as_current_span("client-root") as root:
+            yield format(root.get_span_context().trace_id, "032x")
+    else:
+        from ddtrace.trace import tracer
+
+        with tracer.trace("client.root") as root:
+            yield str(root.trace_id)
+
+
+def task_runs():
+    """task id -> [(trace id, tenant tag)] of every run the file holds (retries run twice)."""
+    runs = {}
+    try:
+        lines = open(CAPTURE).read().splitlines()
+    except OSError:
+        return runs
+    for line in lines:
+        record = json.loads(line)
+        if record.get("task_id"):
+            runs.setdefault(record["task_id"], []).append((record["trace_id"], record["tenant"]))
+    return runs

@@ -1,0 +1,77 @@
+"""Next to a tracing integration, initialised before or after the patch: tenants stay right, the
+integration's own trace continues (direct, task to task, across a retry), its wrappers survive
+worker start-up, and the task's span or scope carries ``tenant.id``."""
+
+import os
+
+from celery.app.base import Celery
+from celery.app.task import Task
+from probes.tasks import chain_of
+from project import telemetry
+
+from omnitenant_patch.testing import wait_for
+
+INTEGRATION = os.environ["SITE_TRACING"].partition("-")[0]
+#: What the integration's own wrapper on Task.apply_async is made of (ddtrace's: a wrapt proxy).
+WRAPPER = {"sentry": ("sentry_sdk",), "otel": (), "ddtrace": ("wrapt", "_wrappers")}[INTEGRATION]
+
+
+def runs_of(result, count=1):
+    """The integration's record of each run of the task: (trace id, tenant.id)."""
+    return wait_for(lambda: (telemetry.task_runs().get(result.id) or [])[count - 1:] and
+                    telemetry.task_runs()[result.id], timeout=30,
+                    what=f"{count} run(s) of {result.id} in the telemetry file")
+
+
+def test_tenants_stay_right(site, worker):
+    assert worker.run("trace.whoami", tenant_id="acme") == "acme"
+    with site.using("globex"):
+        captured = worker.task("trace.whoami").delay()
+    assert worker.get(captured) == "globex"
+    assert worker.run("trace.whoami", tenant_id=None) is None
+
+
+def test_a_task_queued_in_a_trace_continues_it_and_carries_the_tenant(site, worker):
+    with telemetry.client_trace(INTEGRATION) as trace_id:
+        result = worker.task("trace.whoami").apply_async(tenant_id="acme")
+    assert worker.get(result) == "acme"
+    assert runs_of(result) == [(trace_id, "acme")]
+
+
+def test_a_task_queued_by_a_task_continues_the_trace(site, worker):
+    with telemetry.client_trace(INTEGRATION) as trace_id:
+        result = worker.task("trace.spawn").apply_async(tenant_id="globex")
+    outcome = worker.get(result)
+    child = worker.app.AsyncResult(outcome["child"])
+    assert outcome["tenant"] == "globex" and worker.get(child) == "globex"
+    assert runs_of(result) == [(trace_id, "globex")]
+    assert runs_of(child) == [(trace_id, "globex")]
+
+
+def test_a_retry_continues_the_trace_in_the_same_tenant(site, worker):
+    with telemetry.client_trace(INTEGRATION) as trace_id:
+        result = worker.task("trace.retry").apply_async(tenant_id="acme")
+    assert worker.get(result) == "acme"
+    assert runs_of(result, count=2) == [(trace_id, "acme"), (trace_id, "acme")]
+
+
+def test_the_worker_keeps_every_wrapper_on_the_publish_methods(site, worker):
+    here = {"apply_async": chain_of(Task.__dict__["apply_async"]),
+            "send_task": chain_of(Celery.__dict__["send_task"])}
+    assert worker.run("trace.wrappers") == here
+    assert "omnitenant_patch" in here["apply_async"] and "omnitenant_patch" in here["send_task"]
+    if WRAPPER:
+        assert any(package.startswith(WRAPPER) for package in here["apply_async"]), here
+
+
+def test_the_tenant_tag_follows_the_telemetry_setting(site, eager_app):
+    from django.conf import settings
+    from django.test.utils import override_settings
+    from probes.tasks import whoami
+
+    tagged = whoami.apply(tenant_id="acme")
+    with override_settings(OMNITENANT_CONFIG=dict(settings.OMNITENANT_CONFIG, TELEMETRY=False)):
+        untagged = whoami.apply(tenant_id="acme")
+    assert tagged.get() == untagged.get() == "acme"
+    assert runs_of(tagged)[0][1] == "acme"
+    assert runs_of(untagged)[0][1] is None
