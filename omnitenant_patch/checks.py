@@ -9,6 +9,13 @@
 - ``omnitenant.W002`` a task class overrides ``apply_async``/``__call__`` without ``super()``
 - ``omnitenant.W003`` the app is installed but Celery is not patched
 - ``omnitenant.W004`` ``PATCHES`` in the dict form where django-omnitenant needs the list form
+- ``omnitenant.W005`` ``TenantMiddleware`` with the built-in backend reads no tenant from requests
+  (the header resolver is no longer the default; it needs ``TRUSTED_HEADER``)
+- ``omnitenant.W006`` (``--deploy``) the header resolver trusts ``TRUSTED_HEADER``: only behind a
+  proxy that overwrites it
+- ``omnitenant.W007`` ``RESOLVER`` is set, but a tenancy library resolves requests itself
+- ``omnitenant.W008`` ``TenantMiddleware`` comes before the tenancy library's middleware
+- ``omnitenant.W009`` a setting earlier releases read, and what replaced it
 
 Backends add their own (``TenantBackend.check``).
 """
@@ -20,7 +27,7 @@ from typing import Any, List
 from django.core import checks
 
 from .apps import PATCH_MODULE
-from .conf import get_config, problems, user_settings
+from .conf import OBSOLETE, get_config, given_keys, problems, user_settings
 from .exceptions import ImproperlyConfigured, UnsupportedCeleryVersion
 
 MIDDLEWARE = "omnitenant_patch.middleware.TenantMiddleware"
@@ -149,3 +156,74 @@ def calls_super(function: Any) -> bool:
     if code is None:
         return True  # not plain Python: nothing to tell
     return "super" in code.co_names or "__class__" in code.co_freevars
+
+
+@checks.register()
+def check_request_resolution(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
+    from django.conf import settings
+
+    from .backends import active_backend
+    from .backends.builtin import BuiltinBackend
+
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    if MIDDLEWARE not in middleware:
+        return []
+    try:
+        config, backend = get_config(), active_backend()
+    except ImproperlyConfigured:
+        return []
+    given = given_keys(user_settings())
+    if not isinstance(backend, BuiltinBackend):
+        messages = []
+        if "MIDDLEWARE.RESOLVER" in given and config.resolver != "auto":
+            messages.append(checks.Warning(
+                f'OMNITENANT_CONFIG["MIDDLEWARE"]["RESOLVER"] = {config.resolver!r} is ignored: '
+                f"{backend.name} resolves the request's tenant, and TenantMiddleware defers to it",
+                id="omnitenant.W007", hint='Remove it, or set it to "auto".'))
+        library = [i for i, path in enumerate(middleware) if path in (backend.middleware or ())]
+        if library and middleware.index(MIDDLEWARE) < library[0]:
+            messages.append(checks.Warning(
+                f"{MIDDLEWARE} comes before {middleware[library[0]]}, so it sees no tenant",
+                id="omnitenant.W008", hint=f"Move it after {middleware[library[0]]}."))
+        return messages
+    hint = ('Behind a proxy you trust to set it: OMNITENANT_CONFIG["MIDDLEWARE"] = '
+            '{"RESOLVER": "header", "TRUSTED_HEADER": "X-Tenant-ID"}; or {"RESOLVER": '
+            '"subdomain", "SUBDOMAIN_BASE": "example.com"}; or "RESOLVER": "auto" if another '
+            "middleware sets request.tenant.")
+    if "MIDDLEWARE.RESOLVER" not in given:
+        return [checks.Warning(
+            "TenantMiddleware resolves no tenant from requests: the header resolver is no longer "
+            "the default (any client could name any tenant), and RESOLVER is not set",
+            id="omnitenant.W005", hint=hint)]
+    if config.resolver == "header" and not config.trusted_header:
+        return [checks.Warning(
+            'RESOLVER is "header" but TRUSTED_HEADER names no header, so none is read: a client '
+            "could send any", id="omnitenant.W005", hint=hint)]
+    if config.resolver == "subdomain" and not config.subdomain_base:
+        return [checks.Warning(
+            'RESOLVER is "subdomain" but SUBDOMAIN_BASE is not set, so no host has a tenant',
+            id="omnitenant.W005", hint=hint)]
+    return []
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_trusted_header(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
+    try:
+        config = get_config()
+    except ImproperlyConfigured:
+        return []
+    if config.resolver == "header" and config.trusted_header:
+        return [checks.Warning(
+            f"TenantMiddleware takes the tenant from the {config.trusted_header} header: any "
+            f"request that reaches Django without your proxy can name any tenant",
+            id="omnitenant.W006",
+            hint=f"Make the proxy overwrite (or drop) a client's {config.trusted_header}, and let "
+                 f"no request reach Django past it; or resolve by subdomain.")]
+    return []
+
+
+@checks.register()
+def check_obsolete_settings(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
+    return [checks.Warning(f'OMNITENANT_CONFIG key {key!r} is no longer read', id="omnitenant.W009",
+                           hint=OBSOLETE[key])
+            for key in given_keys(user_settings()) if key in OBSOLETE]

@@ -115,19 +115,34 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("CACHE.ALIAS", "cache_alias", "default", "a `CACHES` alias or `None`",
             _optional(_text),
             "the Django cache that carries tenant invalidation between processes"),
-    Setting("MIDDLEWARE.RESOLVER", "resolver", "header",
-            '`"header"`, `"subdomain"`, or a dotted path to `callable(request)`', _resolver,
-            "how `TenantMiddleware` finds the request's tenant id"),
-    Setting("MIDDLEWARE.HEADER", "request_header", "X-Tenant-ID", "an HTTP header name", _text,
-            'the request header of the `"header"` resolver'),
+    Setting("MIDDLEWARE.RESOLVER", "resolver", "auto",
+            '`"auto"`, `"subdomain"`, `"header"`, or a dotted path to `callable(request)`',
+            _resolver,
+            "built-in backend: where `TenantMiddleware` finds the request's tenant; `auto`: a "
+            "tenant an earlier middleware set on `request.tenant`, else none (a tenancy "
+            "library's middleware always decides for it)"),
+    Setting("MIDDLEWARE.TRUSTED_HEADER", "trusted_header", None,
+            'an HTTP header name, e.g. `"X-Tenant-ID"`, or `None`', _optional(_text),
+            'the request header a proxy you trust sets (overwriting any a client sent); the '
+            '`"header"` resolver reads this one only, and nothing while it is `None`'),
     Setting("MIDDLEWARE.SUBDOMAIN_BASE", "subdomain_base", None, '`"example.com"` or `None`',
             _optional(_text),
-            '`"subdomain"` resolver: the id is what stands left of this base; `None`: the '
-            "first label of a host with three or more"),
+            '`"subdomain"` resolver: the tenant id is the one label left of this base; no host '
+            "has a tenant while it is `None`"),
+    Setting("MIDDLEWARE.AUTHORIZE", "authorize", None,
+            "a dotted path to `callable(request, tenant) -> bool`, or `None`",
+            _optional(_resolver),
+            "may this request act in this tenant? refused: 403, and nothing runs in it"),
     Setting("MIDDLEWARE.ON_UNKNOWN", "on_unknown", "404", '`"404"`, `"raise"`',
             _one_of("404", "raise"),
-            "a request naming an unknown tenant gets a 404, or `TenantNotFound` propagates"),
-)
+            "a request naming an unknown tenant gets a 404, or `TenantNotFound` propagates"))
+
+#: Keys earlier releases read, and what replaced them (system check omnitenant.W009).
+OBSOLETE = {
+    "CONTEXT": 'the tenancy library is chosen by OMNITENANT_CONFIG["BACKEND"]',
+    "MIDDLEWARE.HEADER": 'a request header is read only when a proxy you trust sets it: '
+                         '"MIDDLEWARE": {"RESOLVER": "header", "TRUSTED_HEADER": "X-Tenant-ID"}',
+}
 
 OVERRIDES: Dict[str, Setting] = {s.attr: s for s in SETTINGS if s.overridable}
 SECTIONS = sorted({s.key.split(".")[0] for s in SETTINGS if "." in s.key})
@@ -202,6 +217,17 @@ def _given(user: Dict[str, Any], setting: Setting) -> Any:
     section, _, key = setting.key.rpartition(".")
     where = (user.get(section) or {}) if section else user
     return where.get(key, setting.default)
+
+
+def given_keys(user: Dict[str, Any]) -> List[str]:
+    """The keys ``OMNITENANT_CONFIG`` sets, dotted (``"MIDDLEWARE.RESOLVER"``)."""
+    keys = []
+    for key, value in user.items():
+        if key in SECTIONS and isinstance(value, dict):
+            keys += [f"{key}.{inner}" for inner in value]
+        else:
+            keys.append(key)
+    return keys
 
 
 def _plain(markdown: str) -> str:

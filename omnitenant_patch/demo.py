@@ -2,7 +2,7 @@
 
 Builds the site in a temporary folder (SQLite; kombu's filesystem broker, so no
 server is needed), starts a real ``celery worker`` subprocess, then drives it as
-a user would: HTTP requests through ``TenantMiddleware`` that queue tasks
+a user would: HTTP requests to tenants' hosts through ``TenantMiddleware`` that queue tasks
 implicitly, an explicit ``tenant_id=``, a retry, a chain, a chord and an unknown
 tenant. Prints what it queued and which tenant the worker saw, cleans up, and
 exits non-zero if any row is wrong.
@@ -13,14 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import textwrap
 import time
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
+
+from .testing import CeleryWorker, WorkerError
 
 SETTINGS = '''
 import os
@@ -30,7 +30,7 @@ patch_celery()
 
 SECRET_KEY = "omnitenant-demo"
 DEBUG = False
-ALLOWED_HOSTS = ["*"]
+ALLOWED_HOSTS = [".demo.test"]
 USE_TZ = True
 ROOT_URLCONF = "demosite.urls"
 INSTALLED_APPS = ["django.contrib.contenttypes", "omnitenant_patch", "demosite"]
@@ -38,7 +38,12 @@ MIDDLEWARE = ["omnitenant_patch.middleware.TenantMiddleware"]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
                          "NAME": os.path.join(os.environ["DEMO_DIR"], "demo.sqlite3")}}
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
-OMNITENANT_CONFIG = {"TENANT_MODEL": "demosite.Tenant", "TENANT_ID_FIELD": "slug"}
+OMNITENANT_CONFIG = {
+    "TENANT_MODEL": "demosite.Tenant",
+    "TENANT_ID_FIELD": "slug",
+    # acme.demo.test is acme's: a tenant comes from the host, never from what a client sends
+    "MIDDLEWARE": {"RESOLVER": "subdomain", "SUBDOMAIN_BASE": "demo.test"},
+}
 CELERY_BROKER_URL = os.environ["DEMO_BROKER"]
 CELERY_RESULT_BACKEND = os.environ["DEMO_BACKEND"]
 CELERY_TASK_DEFAULT_QUEUE = os.environ["DEMO_QUEUE"]
@@ -208,7 +213,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     finally:
         if worker is not None:
-            stop_worker(worker)
+            worker.stop()
+            say("worker stopped")
         if args.keep:
             say(f"kept {folder}")
         else:
@@ -267,44 +273,16 @@ def setup_django(folder: Path, env: dict) -> None:
     import demosite.celery  # noqa: F401  (the app the tasks bind to)
 
 
-def start_worker(folder: Path, env: dict, pool: str) -> subprocess.Popen:
-    log = open(folder / "worker.log", "wb")
-    worker_env = dict(os.environ, **env)
-    worker_env["PYTHONPATH"] = os.pathsep.join(
-        [str(folder)] + [p for p in [worker_env.get("PYTHONPATH")] if p]
-    )
-    command = [sys.executable, "-m", "celery", "-A", "demosite", "worker", "-P", pool,
-               "-Q", env["DEMO_QUEUE"], "-l", "info", "--without-gossip", "--without-mingle",
-               "--without-heartbeat"]
-    if pool != "solo":
-        command += ["-c", "2"]
-    process = subprocess.Popen(command, env=worker_env, cwd=str(folder), stdout=log,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise DemoError("the worker exited at start:\n" + tail(folder / "worker.log"))
-        if b" ready." in (folder / "worker.log").read_bytes():
-            say(f"worker ready (pid {process.pid})")
-            return process
-        time.sleep(0.1)
-    stop_worker(process)
-    raise DemoError("the worker was not ready after 60 s:\n" + tail(folder / "worker.log"))
-
-
-def stop_worker(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=5)
-    say("worker stopped")
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+def start_worker(folder: Path, env: dict, pool: str) -> CeleryWorker:
+    worker = CeleryWorker("demosite", queue=env["DEMO_QUEUE"], pool=pool, env=dict(
+        env, PYTHONPATH=os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))),
+        cwd=str(folder), log_path=folder / "worker.log")
+    try:
+        worker.start()
+    except WorkerError as exc:
+        raise DemoError(str(exc)) from None
+    say(f"worker ready (pid {worker.pid})")
+    return worker
 
 
 def run_scenarios() -> List[Row]:
@@ -328,15 +306,13 @@ def run_scenarios() -> List[Row]:
         rows.append(row)
 
     def via_http(tenant: str) -> Any:
-        response = client.get("/report/", HTTP_X_TENANT_ID=tenant)
+        response = client.get("/report/", HTTP_HOST=f"{tenant}.demo.test")
         if response.status_code != 200:
             return f"HTTP {response.status_code}"
         return tasks.report.AsyncResult(response.json()["task_id"]).get(timeout=30)
 
-    check("GET /report/ with X-Tenant-ID: acme → report.delay()", "acme",
-          lambda: via_http("acme"))
-    check("GET /report/ with X-Tenant-ID: globex → report.delay()", "globex",
-          lambda: via_http("globex"))
+    check("GET acme.demo.test/report/ → report.delay()", "acme", lambda: via_http("acme"))
+    check("GET globex.demo.test/report/ → report.delay()", "globex", lambda: via_http("globex"))
     check("report.apply_async(tenant_id='globex') outside any request", "globex",
           lambda: tasks.report.apply_async(("explicit",), tenant_id="globex").get(timeout=30))
     check("flaky.delay(tenant_id='acme'): fails once, self.retry()", "acme",
@@ -346,8 +322,7 @@ def run_scenarios() -> List[Row]:
                         tasks.step.s("step 3")).apply_async(tenant_id="globex").get(timeout=30))
     check("chord([report × 3], summary) in a request context of acme", ["acme"] * 4,
           lambda: _chord_in_context(chord, tasks))
-    check("GET /report/ with X-Tenant-ID: ghost (unknown)", "HTTP 404",
-          lambda: via_http("ghost"))
+    check("GET ghost.demo.test/report/ (unknown tenant)", "HTTP 404", lambda: via_http("ghost"))
 
     def ghost() -> Any:
         result = tasks.report.apply_async(("ghost body",), tenant_id="ghost")

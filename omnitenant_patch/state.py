@@ -52,6 +52,7 @@ class State:
             self.backend = None
             self.tenants.clear()
             self.shared_cache = UNRESOLVED
+            self.cache_down = False  # another cache, or the same one read afresh
             self.tenant_classes.clear()
             self.invalidated_model = None  # receivers stay; the next lookup connects the new model
 

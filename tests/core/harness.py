@@ -9,6 +9,7 @@ CI=true it fails them.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -179,3 +180,54 @@ class Worker:
 
     def __repr__(self) -> str:
         return f"Worker({self.name})"
+
+
+class PrivateRedis:
+    """A redis-server of the test's own, on a free port, that a test stops and starts."""
+
+    def __init__(self, folder: Path, persist: bool = True) -> None:
+        if not shutil.which("redis-server"):
+            message = "the redis-server binary is not on PATH"
+            pytest.fail(message) if IN_CI else pytest.skip(message)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.folder = folder / f"redis-{self.port}"
+        self.folder.mkdir()
+        self.command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                        "--dir", str(self.folder), "--save", ""]
+        self.command += ["--appendonly", "yes", "--appendfsync", "always"] if persist else [
+            "--appendonly", "no"]
+        self.process: Optional[subprocess.Popen] = None
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def start(self) -> "PrivateRedis":
+        import redis
+
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.STDOUT)
+        client = redis.Redis(port=self.port)
+        Worker.wait_for(lambda: _pings(client), what="redis-server to start")
+        return self
+
+    def stop(self) -> None:
+        """Shut the server down (it writes its append-only file first) and wait for it."""
+        import redis
+
+        if self.process is not None and self.process.poll() is None:
+            try:
+                redis.Redis(port=self.port).shutdown()
+            except redis.ConnectionError:
+                pass
+            self.process.wait(timeout=20)
+
+
+def _pings(client) -> bool:
+    import redis
+
+    try:
+        return client.ping()
+    except redis.ConnectionError:
+        return False

@@ -5,12 +5,10 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from django.db import connection, transaction
-from django.test import AsyncClient, Client
 from django.test.utils import CaptureQueriesContext
 
 from omnitenant_patch import (
@@ -24,69 +22,6 @@ from omnitenant_patch import (
 )
 from omnitenant_patch.celery_compat import django_task_class
 from omnitenant_patch.lookup import lookup_tenant
-
-# ------------------------------------------------------------------ middleware
-
-
-def test_middleware_enters_the_header_tenant_and_views_queue_in_it(published):
-    response = Client().get("/whoami/", HTTP_X_TENANT_ID="acme")
-    assert response.status_code == 200
-    assert response.json()["tenant"] == "acme" and response.json()["request_tenant"] == "acme"
-    assert published[0]["headers"]["tenant_id"] == "acme"
-    assert TenantContext.get_tenant() is None
-
-
-def test_middleware_without_a_tenant_runs_with_none(published):
-    response = Client().get("/whoami/")
-    assert response.json()["tenant"] is None
-    assert "tenant_id" not in published[0]["headers"]
-    assert Client().get("/whoami/", HTTP_X_TENANT_ID="globex").json()["tenant"] == "globex"
-
-
-def test_middleware_answers_404_for_an_unknown_tenant_and_queues_nothing(published):
-    assert Client().get("/whoami/", HTTP_X_TENANT_ID="ghost").status_code == 404
-    assert published == []
-
-
-def test_middleware_can_let_tenant_not_found_propagate(settings_override):
-    settings_override(MIDDLEWARE={"ON_UNKNOWN": "raise"})
-    with pytest.raises(TenantNotFound, match="ghost"):
-        Client().get("/whoami/", HTTP_X_TENANT_ID="ghost")
-
-
-def test_subdomain_resolver(settings_override, published):
-    settings_override(MIDDLEWARE={"RESOLVER": "subdomain"})
-    assert Client().get("/whoami/", HTTP_HOST="globex.example.com").json()["tenant"] == "globex"
-    assert Client().get("/whoami/", HTTP_HOST="example.com").json()["tenant"] is None
-    settings_override(MIDDLEWARE={"RESOLVER": "subdomain", "SUBDOMAIN_BASE": "saas.example.com"})
-    assert Client().get("/whoami/", HTTP_HOST="acme.saas.example.com").json()["tenant"] == "acme"
-
-
-def test_custom_resolver_by_dotted_path(settings_override):
-    settings_override(MIDDLEWARE={"RESOLVER": "test_django.resolve_from_query"})
-    assert Client().get("/whoami/?t=globex").json()["tenant"] == "globex"
-
-
-def resolve_from_query(request):
-    return request.GET.get("t")
-
-
-def test_async_views_run_in_the_tenant():
-    import asyncio
-
-    import django
-
-    # AsyncClient takes request headers as headers= from Django 4.2, as header-named
-    # extras before.
-    extra = ({"headers": {"X-Tenant-ID": "acme"}} if django.VERSION >= (4, 2)
-             else {"x-tenant-id": "acme"})
-
-    async def call():
-        return await AsyncClient().get("/async/", **extra)
-
-    response = asyncio.run(call())
-    assert response.json() == {"tenant": "acme"}
-
 
 # ------------------------------------------------------------------ app config and checks
 
@@ -252,13 +187,11 @@ def test_demo_runs_on_a_fresh_site_and_every_row_is_right():
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OMNITENANT_TEST", "DJANGO_SETTINGS"))}
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "omnitenant_patch", "demo", "--pool", "solo"],
                           env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "8 of 8 rows right" in done.stdout
     assert "✗" not in done.stdout
-    assert time.monotonic() - started < 60
 
 
 # ------------------------------------------------------------------ backends
@@ -277,3 +210,55 @@ def test_a_backend_path_that_names_no_backend_is_a_clear_error(settings_override
     with pytest.raises(ImproperlyConfigured, match="no.such.Backend"):
         TenantContext.get_tenant()
     assert "omnitenant.E005" in check_ids()
+
+
+# ------------------------------------------------------------------ the cache is best effort
+
+@pytest.fixture
+def cache_down_from_the_start(settings_override, caplog):
+    """The Django cache on a Redis nothing listens on (Django's RedisCache: Django >= 4.0)."""
+    import django
+    from django.test.utils import override_settings
+
+    if django.VERSION < (4, 0):
+        pytest.skip("django.core.cache.backends.redis exists from Django 4.0")
+    caches = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": f"redis://127.0.0.1:{_closed_port()}/0"}}
+    with override_settings(CACHES=caches), caplog.at_level("WARNING", "omnitenant_patch"):
+        yield caplog
+
+
+def _closed_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # bound, never listened on, now closed
+
+
+def test_saving_and_deleting_a_tenant_never_fail_because_the_cache_is_down(
+        cache_down_from_the_start):
+    from testproj.tenants.models import Tenant
+
+    tenant = Tenant.objects.create(tenant_id="cache-down", name="Cache Down")
+    tenant.name = "Renamed"
+    tenant.save()
+    tenant.delete()
+    assert not Tenant.objects.filter(tenant_id="cache-down").exists()
+
+
+def test_tasks_run_from_the_database_while_the_cache_is_down_and_it_is_logged_once(
+        cache_down_from_the_start, app):
+    from testproj.tenants.models import Tenant
+
+    results = [app.tasks["t.whoami"].apply(tenant_id=t).get()["tenant"]
+               for t in ("acme", "globex") * 5]
+    assert results == ["acme", "globex"] * 5
+    Tenant.objects.create(tenant_id="born-while-down", name="New")
+    try:
+        assert app.tasks["t.whoami"].apply(tenant_id="born-while-down").get()["tenant"] \
+            == "born-while-down"
+    finally:
+        Tenant.objects.filter(tenant_id="born-while-down").delete()
+    failures = [r for r in cache_down_from_the_start.records if "failed" in r.getMessage()]
+    assert len(failures) == 1, [r.getMessage() for r in failures]

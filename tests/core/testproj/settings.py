@@ -43,6 +43,8 @@ if os.environ.get("OMNITENANT_TEST_PG_DB"):
 OMNITENANT_CONFIG = {
     "TENANT_MODEL": "tenants.Tenant",
     "TENANT_ID_FIELD": "tenant_id",
+    # The test site stands behind a proxy that sets X-Tenant-ID (and overwrites a client's).
+    "MIDDLEWARE": {"RESOLVER": "header", "TRUSTED_HEADER": "X-Tenant-ID"},
     "CELERY": {
         "AUTO_CAPTURE": os.environ.get("OMNITENANT_TEST_AUTO_CAPTURE", "1") == "1",
         "HEADER": os.environ.get("OMNITENANT_TEST_HEADER", "tenant_id"),
@@ -52,8 +54,12 @@ OMNITENANT_CONFIG = {
     },
 }
 
-# A cache the test process and its workers share, so a tenant deleted in one is gone in all.
-if os.environ.get("OMNITENANT_TEST_CACHE_DIR"):
+# A cache the test process and its workers share, so a tenant deleted in one is gone in all:
+# a folder, or (OMNITENANT_TEST_CACHE_URL, Django >= 4.0) a Redis server the fault tests stop.
+if os.environ.get("OMNITENANT_TEST_CACHE_URL"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": os.environ["OMNITENANT_TEST_CACHE_URL"]}}
+elif os.environ.get("OMNITENANT_TEST_CACHE_DIR"):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
                           "LOCATION": os.environ["OMNITENANT_TEST_CACHE_DIR"]}}
 

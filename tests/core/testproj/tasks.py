@@ -16,6 +16,13 @@ def whoami(label=None):
     return {"tenant": seen(), "label": label}
 
 
+@shared_task(name="t.tenant_name")
+def tenant_name():
+    """The name of the tenant as this worker has it: shows a stale cached tenant."""
+    tenant = TenantContext.get_tenant()
+    return None if tenant is None else tenant.name
+
+
 @shared_task(name="t.step")
 def step(prev, label):
     return (prev or []) + [[label, seen()]]
