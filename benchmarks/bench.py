@@ -325,7 +325,7 @@ def drain(n: int, patched: bool, pool: str) -> dict:
     client = redis.Redis.from_url(REDIS_URL)
     worker.start()
     try:
-        started, cpu_before = time.monotonic(), group_cpu_seconds(worker.process.pid)
+        started, cpu_before = time.monotonic(), worker.process.cpu_seconds()
         done_before = int(client.get(counter) or 0)
         curve = []
         while True:
@@ -339,25 +339,12 @@ def drain(n: int, patched: bool, pool: str) -> dict:
                 raise RuntimeError(f"worker {worker.name} did not drain {n} tasks:\n"
                                    f"{worker.log_tail()}")
             time.sleep(0.02)
-        cpu = group_cpu_seconds(worker.process.pid) - cpu_before
+        cpu = worker.process.cpu_seconds() - cpu_before
     finally:
         worker.stop()
         client.delete(counter)
     return {"rate": (n - done_before) / elapsed, "cpu_per_task": cpu / (n - done_before),
             "curve": curve}
-
-
-def group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU of every live process in a process group (Linux /proc)."""
-    ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # the process ended meanwhile
-            continue
-        if int(fields[2]) == pgid:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def bench_execution(n: int, rounds: int, pool: str) -> dict:

@@ -21,7 +21,7 @@ Only features that exist on some lines are looked up (``DjangoTask``, 5.4+).
 from __future__ import annotations
 
 import weakref
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Dict, Optional
 
 import celery
 from celery.app import trace as _trace
@@ -49,6 +49,8 @@ REQUEST_FIELDS = frozenset(
 
 _MISSING = object()
 _CELERY_CALL_KEY = "BaseTask.__call__"
+#: What the worker's stack protection replaced, by name (``celery.app.trace._patched``).
+_PROTECTION_DISPLACED: Dict[str, Any] = getattr(_trace, "_patched", {})
 
 
 def check_celery_version() -> None:
@@ -121,7 +123,7 @@ def celery_call(displaced: Any) -> Callable[..., Any]:
     """What a ``Task.__call__`` replacement defers to: what it displaced, seen through the
     worker's stack protection (which would run ``task.run`` without it)."""
     if _is_stack_protection(displaced):
-        return _trace._patched[_CELERY_CALL_KEY]
+        return _PROTECTION_DISPLACED[_CELERY_CALL_KEY]
     return displaced
 
 
@@ -131,7 +133,7 @@ def restore_call(ours: Any) -> None:
     current = Task.__dict__.get("__call__")
     if not _is_stack_protection(current):
         return
-    replaced = _trace._patched.get(_CELERY_CALL_KEY)
+    replaced = _PROTECTION_DISPLACED.get(_CELERY_CALL_KEY)
     if replaced is not None and holds(replaced, ours):
         Task.__call__ = replaced  # type: ignore[method-assign]
 
@@ -165,7 +167,8 @@ def connect_last(signal: Any, receiver: Callable[..., Any], uid: str) -> None:
 
 
 def detach_receiver(signal: Any, uid: str) -> Optional[Callable[..., Any]]:
-    """Disconnect the receiver another library connected (with no sender) under ``dispatch_uid=uid``; return it, to connect it again later. ``None`` if there is none."""
+    """Disconnect the receiver another library connected under ``dispatch_uid=uid`` (with no
+    sender); return it, to connect it again later. ``None`` if there is none."""
     for key, ref in list(signal.receivers):
         if key[0] == uid:
             receiver = ref() if isinstance(ref, weakref.ref) else ref

@@ -130,7 +130,7 @@ def check_request_tenant(app_configs: Any = None, **_: Any) -> List[checks.Check
 def check_task_classes(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
     from celery import current_app
 
-    messages = []
+    messages: List[checks.CheckMessage] = []
     seen = set()
     for task in list(current_app.tasks.values()):
         for cls in type(task).__mro__:
@@ -174,7 +174,7 @@ def check_request_resolution(app_configs: Any = None, **_: Any) -> List[checks.C
         return []
     given = given_keys(user_settings())
     if not isinstance(backend, BuiltinBackend):
-        messages = []
+        messages: List[checks.CheckMessage] = []
         if "MIDDLEWARE.RESOLVER" in given and config.resolver != "auto":
             messages.append(checks.Warning(
                 f'OMNITENANT_CONFIG["MIDDLEWARE"]["RESOLVER"] = {config.resolver!r} is ignored: '

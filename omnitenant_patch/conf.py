@@ -239,5 +239,6 @@ def settings_table() -> str:
     lines = ["| key | default | allowed | meaning |", "|---|---|---|---|"]
     for s in SETTINGS:
         override = f" (`patch_celery({s.attr}=...)`)" if s.overridable else ""
-        lines.append(f"| `{s.key}` | `{s.default!r}` | {s.allowed} | {s.doc}{override} |")
+        default = repr(s.default).replace("'", '"')
+        lines.append(f"| `{s.key}` | `{default}` | {s.allowed} | {s.doc}{override} |")
     return "\n".join(lines)

@@ -67,7 +67,8 @@ def valid_header_value(value: Any, header: str, task_name: str) -> str:
 
 
 def takes_tenant_kwarg(task: Any) -> bool:
-    """True when the task's own ``run`` declares a ``tenant_id`` parameter (memoized per function)."""
+    """True when the task's own ``run`` declares a ``tenant_id`` parameter (memoized per
+    function)."""
     run = getattr(type(task), "run", None)
     try:
         return STATE.takes_tenant_kwarg[run]

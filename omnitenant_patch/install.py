@@ -151,7 +151,7 @@ def tenant_agnostic(task: Any) -> Any:
     ``@shared_task(tenant_agnostic=True)`` does the same as an option.
     """
     target = task if isinstance(task, type) else getattr(task, "__class__", task)
-    target.tenant_agnostic = True
+    setattr(target, "tenant_agnostic", True)  # noqa: B010 (no such attribute in the stubs)
     return task
 
 

@@ -41,10 +41,10 @@ from .telemetry import tag_tenant
 try:  # asgiref >= 3.6 (Django >= 4.2)
     from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 except ImportError:  # pragma: no cover - Django 3.2's asgiref
-    iscoroutinefunction = asyncio.iscoroutinefunction
+    iscoroutinefunction = asyncio.iscoroutinefunction  # type: ignore[assignment]
 
     def markcoroutinefunction(func: Any) -> Any:
-        func._is_coroutine = asyncio.coroutines._is_coroutine
+        func._is_coroutine = asyncio.coroutines._is_coroutine  # type: ignore[attr-defined]
         return func
 
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")

@@ -32,8 +32,8 @@ class State:
         self.detached: Dict[Tuple[str, str], Any] = {}  # others' receivers set aside: (signal, uid)
         self.celery_call: Any = None  # Celery's own Task.__call__, behind any stack protection
         # resolved from settings; dropped by forget()
-        self.config: "Config | None" = None
-        self.backend: "TenantBackend | None" = None
+        self.config: Config | None = None
+        self.backend: TenantBackend | None = None
         self.tenants: Dict[str, Tuple[Any, float, Any]] = {}  # id -> (tenant, expiry, generation)
         self.shared_cache: Any = UNRESOLVED  # cache alias carrying invalidation, or None
         self.cache_down = False  # the shared cache failed and has not answered since

@@ -32,7 +32,7 @@ from .telemetry import tag_tenant
 
 #: The scope of the task between its task_prerun and task_postrun in this context: what
 #: Celery publishes on its behalf (retry, chain, callbacks) inherits its tenant.
-current_scope: contextvars.ContextVar[Optional["Scope"]] = contextvars.ContextVar(
+current_scope: contextvars.ContextVar[Optional[Scope]] = contextvars.ContextVar(
     "omnitenant_current_scope", default=None
 )
 

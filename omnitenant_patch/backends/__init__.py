@@ -48,7 +48,7 @@ def active_backend() -> TenantBackend:
     return backend
 
 
-def backend_class(choice: str) -> "Type[TenantBackend] | None":
+def backend_class(choice: str) -> Type[TenantBackend] | None:
     """The class ``BACKEND`` names; ``None`` before the app registry is ready (settings still
     loading: the backends read models)."""
     from django.apps import apps

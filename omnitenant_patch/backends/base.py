@@ -49,7 +49,7 @@ class TenantBackend:
         raise NotImplementedError
 
     def enter(self, tenant: Optional[Any]) -> Any:
-        """Switch to ``tenant`` (``None``: no tenant); return what ``leave`` needs to switch back."""
+        """Switch to ``tenant`` (``None``: no tenant); return what ``leave`` needs to go back."""
         raise NotImplementedError
 
     def leave(self, token: Any) -> None:
@@ -110,6 +110,16 @@ class TenantBackend:
     def check(self) -> List[Any]:
         """System check messages about this backend's configuration."""
         return []
+
+    def fetch(self, manager: Any, tenant_id: str, /, **lookup: Any) -> Any:
+        """``manager.get(**lookup)``, or ``TenantNotFound`` (also for an id that cannot even be a
+        value of the field: a word for an integer key names no tenant either)."""
+        from django.core.exceptions import ObjectDoesNotExist, ValidationError
+
+        try:
+            return manager.get(**lookup)
+        except (ObjectDoesNotExist, ValueError, ValidationError):
+            raise self.not_found(tenant_id) from None
 
     @staticmethod
     def not_found(tenant_id: str, where: str = "") -> TenantNotFound:

@@ -39,15 +39,8 @@ class BuiltinBackend(TenantBackend):
         _current.reset(token)
 
     def lookup(self, tenant_id: str) -> Any:
-        from django.core.exceptions import ValidationError
-
-        model = self.tenant_model()
-        try:
-            return model._default_manager.get(**{get_config().tenant_id_field: tenant_id})
-        except (model.DoesNotExist, ValueError, ValidationError):
-            # ValueError/ValidationError: an id that cannot even be a value of the field
-            # (a word for an integer key) names no tenant either.
-            raise self.not_found(tenant_id) from None
+        return self.fetch(self.tenant_model()._default_manager, tenant_id,
+                          **{get_config().tenant_id_field: tenant_id})
 
     def id_of(self, tenant: Any) -> Any:
         field = get_config().tenant_id_field

@@ -41,9 +41,9 @@ class DjangoTenantsBackend(TenantBackend):
         from django.db import connection
         from django_tenants.utils import get_public_schema_name, get_tenant_model
 
-        self.connection = connection
+        self.connection: Any = connection  # django-tenants' wrapper: set_tenant() and friends
         self.public = get_public_schema_name()
-        self.model = get_tenant_model()
+        self.model: Any = get_tenant_model()
 
     @classmethod
     def is_available(cls) -> bool:
@@ -77,10 +77,7 @@ class DjangoTenantsBackend(TenantBackend):
         from django_tenants.utils import schema_context
 
         with schema_context(self.public):
-            try:
-                return self.model._default_manager.get(schema_name=tenant_id)
-            except self.model.DoesNotExist:
-                raise self.not_found(tenant_id) from None
+            return self.fetch(self.model._default_manager, tenant_id, schema_name=tenant_id)
 
     def id_of(self, tenant: Any) -> Any:
         return tenant.schema_name

@@ -55,13 +55,7 @@ class MultitenantBackend(TenantBackend):
         self._set(token)
 
     def lookup(self, tenant_id: str) -> Any:
-        from django.core.exceptions import ValidationError
-
-        model = self.model
-        try:
-            return model._base_manager.get(pk=tenant_id)
-        except (model.DoesNotExist, ValueError, ValidationError):
-            raise self.not_found(tenant_id) from None
+        return self.fetch(self.model._base_manager, tenant_id, pk=tenant_id)
 
     def id_of(self, tenant: Any) -> Any:
         return tenant.pk

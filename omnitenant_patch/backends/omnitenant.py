@@ -90,12 +90,9 @@ class OmnitenantBackend(TenantBackend):
             self._restore(saved)
 
     def lookup(self, tenant_id: str) -> Any:
-        model = self.tenant_model()
         with self._shared():
-            try:
-                return model._default_manager.get(tenant_id=tenant_id)
-            except (model.DoesNotExist, ValueError):
-                raise self.not_found(tenant_id) from None
+            return self.fetch(self.tenant_model()._default_manager, tenant_id,
+                              tenant_id=tenant_id)
 
     def id_of(self, tenant: Any) -> Any:
         return tenant.tenant_id

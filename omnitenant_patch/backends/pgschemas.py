@@ -37,8 +37,9 @@ class PgSchemasBackend(TenantBackend):
 
         self.schema = schema
         self.public = schema.get_default_schema()
-        self.model = get_tenant_model()
-        self.static = {name for name in settings.TENANTS if name not in ("public", "default")}
+        self.model: Any = get_tenant_model()
+        self.static = {name for name in getattr(settings, "TENANTS")  # noqa: B009 (not in stubs)
+                       if name not in ("public", "default")}
 
     @classmethod
     def is_available(cls) -> bool:
@@ -64,10 +65,7 @@ class PgSchemasBackend(TenantBackend):
         if self.model is None:
             raise self.not_found(tenant_id, " (no dynamic tenants: TENANTS has no 'default')")
         with self.use(None):
-            try:
-                return self.model._default_manager.get(schema_name=tenant_id)
-            except self.model.DoesNotExist:
-                raise self.not_found(tenant_id) from None
+            return self.fetch(self.model._default_manager, tenant_id, schema_name=tenant_id)
 
     def id_of(self, tenant: Any) -> Any:
         return tenant.schema_name

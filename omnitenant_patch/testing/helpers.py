@@ -59,7 +59,8 @@ class TenantWorker:
             "OMNITENANT_TESTING_APP": app,
             "OMNITENANT_TESTING_QUEUE": self.queue,
             "OMNITENANT_TESTING_DATABASES": json.dumps(databases or {}),
-            "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])),
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])),
             **(env or {}),
         }
         self.worker = CeleryWorker(
@@ -69,7 +70,7 @@ class TenantWorker:
         )
         self._default_queue = conf.task_default_queue
 
-    def start(self, timeout: float = 60) -> "TenantWorker":
+    def start(self, timeout: float = 60) -> TenantWorker:
         self.app.conf.task_default_queue = self.queue
         try:
             self.worker.start(timeout=timeout)

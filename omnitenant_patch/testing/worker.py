@@ -54,7 +54,7 @@ class CeleryWorker:
             command += ["-c", str(self.concurrency)]
         return command
 
-    def start(self, timeout: float = 60, prefix: Sequence[str] = ()) -> "CeleryWorker":
+    def start(self, timeout: float = 60, prefix: Sequence[str] = ()) -> CeleryWorker:
         """Start the worker and wait until it logs that it is ready; ``prefix`` runs it under
         another command (valgrind, say)."""
         log = open(self.log_path, "wb")
@@ -92,6 +92,18 @@ class CeleryWorker:
     def pid(self) -> Optional[int]:
         return None if self.process is None else self.process.pid
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the worker and its pool processes so far (Linux ``/proc``)."""
+        ticks = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:  # the process ended meanwhile
+                continue
+            if int(fields[2]) == self.pid:  # its process group
+                ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def log_text(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")
@@ -101,7 +113,7 @@ class CeleryWorker:
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:]) or "(no worker log)"
 
-    def __enter__(self) -> "CeleryWorker":
+    def __enter__(self) -> CeleryWorker:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:

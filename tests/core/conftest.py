@@ -1,6 +1,5 @@
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,9 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
 
-_TMP = Path(tempfile.mkdtemp(prefix=f"omnitenant-{harness.RUN_ID}-"))
-_SQLITE = _TMP / "tenants.sqlite3"
-_PG_DB = f"omnitenant_{harness.RUN_ID}"
+_TMP, _SQLITE, _PG_DB = harness.TMP, harness.SQLITE, harness.PG_DB
 
 
 def pytest_configure(config):
@@ -138,22 +135,9 @@ WORKERS = [
 ]
 
 
-def _start_worker(name, broker, pool, database, extra_env):
-    if broker != "filesystem":
-        harness.require(broker)
-        harness.require("redis")  # the result backend of redis and amqp runs
-    if database == "postgres":
-        harness.require("postgres")
-        db = f"postgres:{_PG_DB}"
-    else:
-        db = f"sqlite:{_SQLITE}"
-    return harness.Worker(name, broker=broker, pool=pool, db=db, tmp=_TMP,
-                          extra_env=extra_env).start()
-
-
 @pytest.fixture(scope="session", params=WORKERS, ids=[w[0] for w in WORKERS])
 def worker(request):
-    started = _start_worker(*request.param)
+    started = harness.start_worker(*request.param)
     yield started
     started.stop()
 
@@ -162,7 +146,7 @@ def worker(request):
 def worker_no_capture():
     """AUTO_CAPTURE off and a custom header name, in worker and client alike."""
     extra = {"OMNITENANT_TEST_AUTO_CAPTURE": "0", "OMNITENANT_TEST_HEADER": "x_tenant"}
-    started = _start_worker("redis-solo-nocapture", "redis", "solo", "sqlite", extra)
+    started = harness.start_worker("redis-solo-nocapture", "redis", "solo", "sqlite", extra)
     yield started
     started.stop()
 
@@ -170,7 +154,7 @@ def worker_no_capture():
 @pytest.fixture(scope="session")
 def worker_with_beat():
     """A worker whose settings carry CELERY_BEAT_SCHEDULE, and a real beat beside it."""
-    started = _start_worker("redis-prefork-beat", "redis", "prefork", "sqlite",
+    started = harness.start_worker("redis-prefork-beat", "redis", "prefork", "sqlite",
                             {"OMNITENANT_TEST_BEAT": "1"})
     beat = started.start_beat()
     yield started
@@ -182,7 +166,7 @@ def worker_with_beat():
 @pytest.fixture(scope="session")
 def signing_worker():
     """SIGN_HEADERS on, and unknown tenants retried (ON_MISSING_TENANT = "retry")."""
-    started = _start_worker("amqp-prefork-signed", "amqp", "prefork", "sqlite",
+    started = harness.start_worker("amqp-prefork-signed", "amqp", "prefork", "sqlite",
                             {"OMNITENANT_TEST_SIGN": "1", "OMNITENANT_TEST_ON_MISSING": "retry"})
     yield started
     started.stop()
@@ -192,7 +176,7 @@ def signing_worker():
 def strict_worker():
     """REQUIRE_TENANT on, and unknown tenants rejected (ON_MISSING_TENANT = "reject")."""
     extra = {"OMNITENANT_TEST_REQUIRE": "1", "OMNITENANT_TEST_ON_MISSING": "reject"}
-    started = _start_worker("redis-solo-strict", "redis", "solo", "sqlite", extra)
+    started = harness.start_worker("redis-solo-strict", "redis", "solo", "sqlite", extra)
     yield started
     started.stop()
 
@@ -244,3 +228,11 @@ def acme(tenants):
 @pytest.fixture
 def globex(tenants):
     return tenants["globex"]
+
+
+@pytest.fixture
+def label(request):
+    """A label no other test uses: the rows a test's tasks write are its own."""
+    import uuid
+
+    return f"{request.node.name[:60]}-{uuid.uuid4().hex[:8]}"

@@ -13,6 +13,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Dict, Optional
@@ -31,6 +32,9 @@ SERVICES = {
     "postgres": ("127.0.0.1", 5432),
 }
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+TMP = Path(tempfile.mkdtemp(prefix=f"omnitenant-{RUN_ID}-"))  # this run's files
+SQLITE = TMP / "tenants.sqlite3"
+PG_DB = f"omnitenant_{RUN_ID}"
 
 
 def reachable(service: str) -> bool:
@@ -203,7 +207,7 @@ class PrivateRedis:
     def url(self, db: int = 0) -> str:
         return f"redis://127.0.0.1:{self.port}/{db}"
 
-    def start(self) -> "PrivateRedis":
+    def start(self) -> PrivateRedis:
         import redis
 
         self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL,
@@ -231,3 +235,114 @@ def _pings(client) -> bool:
         return client.ping()
     except redis.ConnectionError:
         return False
+
+
+def start_worker(name: str, broker: str, pool: str, database: str,
+                 extra_env: Dict[str, str]) -> Worker:
+    """A started worker of the test project: broker, pool, and the run's SQLite or PostgreSQL."""
+    if broker != "filesystem":
+        require(broker)
+        require("redis")  # the result backend of redis and amqp runs
+    if database == "postgres":
+        require("postgres")
+        db = f"postgres:{PG_DB}"
+    else:
+        db = f"sqlite:{SQLITE}"
+    return Worker(name, broker=broker, pool=pool, db=db, tmp=TMP,
+                          extra_env=extra_env).start()
+
+
+class PrivateRabbitMQ:
+    """A RabbitMQ node of the test's own (ports, data, cookie), that a test stops and starts.
+
+    Debian's /usr/sbin/rabbitmq-server drops to the rabbitmq user, who cannot write here, and
+    /etc/rabbitmq names the system node's port: run the real script as this user, with
+    config and env files of its own, in the foreground, stopped by SIGTERM (a clean stop).
+    """
+
+    SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+
+    def __init__(self, folder: Path) -> None:
+        if not os.path.exists(self.SERVER):
+            message = f"{self.SERVER} is not installed"
+            pytest.fail(message) if IN_CI else pytest.skip(message)
+        self.port, self.dist_port = _free_low_port(), _free_low_port()
+        self.base = folder / f"rabbitmq-{self.port}"
+        for sub in ("mnesia", "log", "home"):
+            (self.base / sub).mkdir(parents=True, exist_ok=True)
+        (self.base / "rabbitmq.conf").write_text(
+            f"listeners.tcp.1 = 127.0.0.1:{self.port}\nloopback_users.guest = true\n"
+            "disk_free_limit.absolute = 10MB\nlog.console = false\n")
+        (self.base / "rabbitmq-env.conf").write_text("# keeps /etc/rabbitmq's out\n")
+        (self.base / "enabled_plugins").write_text("[].\n")
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("RABBITMQ_", "ERL_")) and k != "NOTIFY_SOCKET"}
+        b = self.base
+        self.env.update({
+            "HOME": str(b / "home"), "RABBITMQ_NODENAME": f"omnitest{self.port}@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1", "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_CONF_ENV_FILE": str(b / "rabbitmq-env.conf"),
+            "RABBITMQ_CONFIG_FILE": str(b / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(b / "advanced.config"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(b / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(b / "mnesia"), "RABBITMQ_LOG_BASE": str(b / "log"),
+            "RABBITMQ_PID_FILE": str(b / "rabbit.pid"),
+            "ERL_CRASH_DUMP": str(b / "log" / "erl_crash.dump"),
+            "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "-kernel inet_dist_use_interface {127,0,0,1}",
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+        })
+        self.process: Optional[subprocess.Popen] = None
+
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def start(self, timeout: float = 90) -> PrivateRabbitMQ:
+        from kombu import Connection
+
+        with open(self.base / "log" / "console.log", "ab") as console:
+            self.process = subprocess.Popen(
+                [self.SERVER], env=self.env, cwd=str(self.base), stdin=subprocess.DEVNULL,
+                stdout=console, stderr=subprocess.STDOUT, start_new_session=True)
+
+        def accepts_connections() -> bool:
+            if self.process is not None and self.process.poll() is not None:
+                pytest.fail(f"rabbitmq-server exited at start; see {self.base / 'log'}")
+            try:
+                with Connection(self.url(), connect_timeout=1) as connection:
+                    connection.ensure_connection(max_retries=1)
+                return True
+            except Exception:
+                return False
+
+        Worker.wait_for(accepts_connections, timeout=timeout, what="the private RabbitMQ")
+        return self
+
+    def stop(self) -> None:
+        """A clean stop (SIGTERM: queues and the message store are flushed), then wait."""
+        process = self.process
+        if process is not None and process.poll() is None:
+            os.kill(process.pid, 15)
+            try:
+                process.wait(timeout=60)
+            finally:
+                try:
+                    os.killpg(process.pid, 9)  # whatever of the Erlang VM is left
+                except ProcessLookupError:
+                    pass
+
+
+def _free_low_port() -> int:
+    """A free port below the kernel's ephemeral range, so no client socket takes it while the
+    node is down between a stop and a start."""
+    import random
+
+    while True:
+        port = random.randrange(20000, 32000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        if port not in (25672, 35672):
+            return port

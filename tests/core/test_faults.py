@@ -9,17 +9,17 @@ import uuid
 import harness
 import pytest
 import redis
-from conftest import _SQLITE, _TMP, _start_worker
 
 pytestmark = pytest.mark.worker
 SOAK_TASKS = int(os.environ.get("OMNITENANT_SOAK_TASKS", "10000"))
 SOAK_TENANTS = 50
+SQLITE = f"sqlite:{harness.SQLITE}"
 
 
 def test_worker_killed_mid_task_redelivers_it_in_the_same_tenant():
     from testproj.tenants.models import Observation
 
-    worker = _start_worker("amqp-prefork-crash", "amqp", "prefork", "sqlite", {})
+    worker = harness.start_worker("amqp-prefork-crash", "amqp", "prefork", "sqlite", {})
     try:
         label = f"crash-{uuid.uuid4().hex[:8]}"
         result = worker.task("t.crashable").apply_async((label,), tenant_id="globex")
@@ -36,10 +36,12 @@ def test_worker_killed_mid_task_redelivers_it_in_the_same_tenant():
         worker.stop()
 
 
-def test_queued_tasks_keep_their_tenants_across_a_redis_restart():
-    broker = harness.PrivateRedis(_TMP).start()
-    worker = harness.Worker("redis-restart", broker="redis", pool="solo", db=f"sqlite:{_SQLITE}",
-                            tmp=_TMP, broker_override=broker.url())
+@pytest.mark.parametrize("broker_kind, private", [("redis", harness.PrivateRedis),
+                                                  ("amqp", harness.PrivateRabbitMQ)])
+def test_queued_tasks_keep_their_tenants_across_a_broker_restart(broker_kind, private):
+    broker = private(harness.TMP).start()
+    worker = harness.Worker(f"{broker_kind}-restart", broker=broker_kind, pool="prefork",
+                            db=SQLITE, tmp=harness.TMP, broker_override=broker.url())
     try:
         _survives_broker_restarts(worker, broker)
     finally:
@@ -62,7 +64,7 @@ def _survives_broker_restarts(worker, broker):
     assert [worker.get(r, timeout=60)["tenant"] for r in after] == tenants
 
 
-def test_a_cache_outage_mid_run_fails_no_task_and_invalidation_resumes_when_it_is_back():
+def test_a_cache_outage_mid_run_fails_no_task_and_invalidation_resumes_when_it_is_back(label):
     import django
     from django.test.utils import override_settings
     from testproj.tenants.models import Tenant
@@ -70,9 +72,9 @@ def test_a_cache_outage_mid_run_fails_no_task_and_invalidation_resumes_when_it_i
     if django.VERSION < (4, 0):
         pytest.skip("django.core.cache.backends.redis exists from Django 4.0")
     harness.require("redis")
-    cache = harness.PrivateRedis(_TMP, persist=False).start()
-    worker = harness.Worker("cache-outage", broker="redis", pool="prefork", db=f"sqlite:{_SQLITE}",
-                            tmp=_TMP, extra_env={"OMNITENANT_TEST_CACHE_URL": cache.url()})
+    cache = harness.PrivateRedis(harness.TMP, persist=False).start()
+    worker = harness.Worker("cache-outage", broker="redis", pool="prefork", db=SQLITE,
+                            tmp=harness.TMP, extra_env={"OMNITENANT_TEST_CACHE_URL": cache.url()})
     caches = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                           "LOCATION": cache.url()}}
     tenant_id = f"outage-{harness.RUN_ID}"
@@ -98,7 +100,7 @@ def test_a_cache_outage_mid_run_fails_no_task_and_invalidation_resumes_when_it_i
             tenant.save()
             assert names() == {"after"}  # invalidation works again, no restart
             tenant.delete()
-            gone = worker.task("t.body_runs").apply_async(tenant_id=tenant_id)
+            gone = worker.task("t.body_runs").apply_async((label,), tenant_id=tenant_id)
             with pytest.raises(Exception, match=tenant_id):
                 worker.get(gone)
         finally:
@@ -125,8 +127,8 @@ def soak_tenants():
 @pytest.mark.parametrize("pool, concurrency", [("prefork", 2), ("threads", 8)])
 def test_soak_no_task_ever_sees_the_wrong_tenant(soak_tenants, pool, concurrency, capsys):
     harness.require("redis")
-    worker = harness.Worker(f"soak-{pool}", broker="redis", pool=pool, db=f"sqlite:{_SQLITE}",
-                            tmp=_TMP, concurrency=concurrency)
+    worker = harness.Worker(f"soak-{pool}", broker="redis", pool=pool, db=SQLITE,
+                            tmp=harness.TMP, concurrency=concurrency)
     client = redis.Redis.from_url(worker.env["OMNITENANT_BENCH_REDIS"])
     key = f"omnitenant-soak-{uuid.uuid4().hex[:8]}"
     task = worker.task("t.soak")
@@ -155,7 +157,7 @@ def test_gevent_keeps_tenants_per_greenlet():
     pytest.importorskip("gevent", reason="gevent is not installed for this interpreter")
     harness.require("redis")
     worker = harness.Worker("redis-gevent", broker="redis", pool="gevent",
-                            db=f"sqlite:{_SQLITE}", tmp=_TMP, concurrency=20).start()
+                            db=SQLITE, tmp=harness.TMP, concurrency=20).start()
     try:
         tenants = ["acme", "globex", "42", None] * 10
         results = [worker.task("t.sleepy").apply_async((0.3,), tenant_id=t) for t in tenants]

@@ -21,7 +21,6 @@ from omnitenant_patch import (
 )
 from omnitenant_patch.celery_compat import header_value
 
-
 # ------------------------------------------------------------------ TenantContext
 
 def test_use_tenant_nests_and_restores_on_exceptions(acme, globex):
@@ -249,14 +248,14 @@ def test_eager_retry_and_chain_keep_the_tenant(eager):
     assert TenantContext.get_tenant() is None
 
 
-def test_eager_unknown_tenant_fails_without_running_the_body(app):
+def test_eager_unknown_tenant_fails_without_running_the_body(app, label):
     from testproj.tenants.models import Observation
 
-    result = app.tasks["t.body_runs"].apply(tenant_id="ghost")
+    result = app.tasks["t.body_runs"].apply((label,), tenant_id="ghost")
     assert result.state == "FAILURE"
     assert isinstance(result.result, TenantNotFound)
     assert "'ghost'" in str(result.result)
-    assert not Observation.objects.filter(label="body_runs").exists()
+    assert not Observation.objects.filter(label=label).exists()
 
 
 def test_plain_call_runs_in_the_callers_tenant_or_the_given_one(app, acme):

@@ -56,19 +56,19 @@ def test_task_declaring_tenant_id_still_receives_it(worker):
     assert worker.get(result) == {"tenant": "acme", "kwarg": "acme", "x": 1}
 
 
-def test_unknown_tenant_fails_the_task_and_its_body_never_runs(worker):
+def test_unknown_tenant_fails_the_task_and_its_body_never_runs(worker, label):
     from testproj.tenants.models import Observation
 
     from omnitenant_patch import TenantNotFound
 
-    result = worker.task("t.body_runs").apply_async(tenant_id="ghost")
+    result = worker.task("t.body_runs").apply_async((label,), tenant_id="ghost")
     with pytest.raises(Exception) as failure:
         worker.get(result)
     assert result.state == "FAILURE"
     assert type(failure.value).__name__ == TenantNotFound.__name__
     assert "'ghost'" in str(failure.value) and "t.body_runs" in str(failure.value)
     assert "'tenant_id'" in str(failure.value)
-    assert not Observation.objects.filter(label="body_runs").exists()
+    assert not Observation.objects.filter(label=label).exists()
 
 
 def test_request_is_intact_inside_the_task(worker, acme):
@@ -200,7 +200,7 @@ def test_worker_log_lines_carry_the_tenant(worker):
                     what="the task's log line with its tenant")
 
 
-def test_a_tenant_deleted_elsewhere_fails_closed_in_a_warm_worker(worker):
+def test_a_tenant_deleted_elsewhere_fails_closed_in_a_warm_worker(worker, label):
     from testproj.tenants.models import Tenant
 
     tenant_id = f"tmp-{worker.name}"
@@ -209,7 +209,7 @@ def test_a_tenant_deleted_elsewhere_fails_closed_in_a_warm_worker(worker):
         assert worker.get(worker.task("t.whoami").apply_async(tenant_id=tenant_id))["tenant"] \
             == tenant_id
     tenant.delete()
-    result = worker.task("t.body_runs").apply_async(tenant_id=tenant_id)
+    result = worker.task("t.body_runs").apply_async((label,), tenant_id=tenant_id)
     with pytest.raises(Exception, match=tenant_id):
         worker.get(result)
     assert result.state == "FAILURE"

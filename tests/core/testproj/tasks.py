@@ -86,11 +86,12 @@ def errback(task_id):
 
 
 @shared_task(name="t.body_runs")
-def body_runs():
-    """Records that its body ran: a task for an unknown tenant must never get here."""
+def body_runs(label="body_runs"):
+    """Records that its body ran, under the test's own label: a task for an unknown tenant must
+    never get here."""
     from testproj.tenants.models import Observation
 
-    Observation.objects.create(label="body_runs", tenant_id=seen())
+    Observation.objects.create(label=label, tenant_id=seen())
     return seen()
 
 

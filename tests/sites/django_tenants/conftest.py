@@ -14,23 +14,17 @@ DATABASE = services.database_name("dt", "site")
 
 
 def pytest_configure(config):
-    os.environ.update(SITE_DB=DATABASE, DJANGO_SETTINGS_MODULE="project.settings")
-    import django
-
-    django.setup()
-    import project.celery_app  # noqa: F401  (the app shared tasks bind to here)
+    services.setup_django(SITE_DB=DATABASE)
 
 
 @pytest.fixture(scope="session")
 def site():
-    services.require("postgres")
-    services.require("redis")
+    services.require("postgres", "redis")
+    import tenancy
+    from customers.models import Client, Domain
     from django.core.management import call_command
     from django_tenants.utils import tenant_context
     from notes.models import Note
-
-    import tenancy
-    from customers.models import Client, Domain
 
     services.create_database(DATABASE)
     call_command("migrate_schemas", shared=True, verbosity=0, interactive=False)

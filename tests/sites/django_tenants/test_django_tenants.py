@@ -5,9 +5,9 @@ from contextlib import nullcontext
 
 import pytest
 from celery import signals
+from sitekit.scenarios import *  # noqa: F401,F403
 
 from omnitenant_patch import TenantNotFound, patch_celery, unpatch_celery
-from sitekit.scenarios import *  # noqa: F401,F403
 
 
 @pytest.fixture

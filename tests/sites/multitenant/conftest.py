@@ -1,7 +1,6 @@
 """The django-multitenant site: accounts ``acme`` and ``globex`` in one database, each with its
 own notes rows; a tenant is an account, and its id its primary key."""
 
-import os
 
 import pytest
 from sitekit import services
@@ -12,23 +11,17 @@ DATABASE = services.database_name("mt", "site")
 
 
 def pytest_configure(config):
-    os.environ.update(SITE_DB=DATABASE, DJANGO_SETTINGS_MODULE="project.settings")
-    import django
-
-    django.setup()
-    import project.celery_app  # noqa: F401  (the app shared tasks bind to here)
+    services.setup_django(SITE_DB=DATABASE)
 
 
 @pytest.fixture(scope="session")
 def site():
-    services.require("postgres")
-    services.require("redis")
+    services.require("postgres", "redis")
+    import tenancy
+    from accounts.models import Account
     from django.core.management import call_command
     from django_multitenant.utils import set_current_tenant, unset_current_tenant
     from notes.models import Note
-
-    import tenancy
-    from accounts.models import Account
 
     services.create_database(DATABASE)
     call_command("migrate", verbosity=0)

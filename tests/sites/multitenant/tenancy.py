@@ -10,8 +10,7 @@ def current_id():
 
 def leak(tenant_id):
     """Set the account with django-multitenant's own API, and never unset it."""
-    from django_multitenant.utils import set_current_tenant
-
     from accounts.models import Account
+    from django_multitenant.utils import set_current_tenant
 
     set_current_tenant(Account._base_manager.get(pk=tenant_id))

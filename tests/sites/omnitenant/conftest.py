@@ -20,11 +20,7 @@ MASTER = services.database_name("omnitenant", "master")
 
 
 def pytest_configure(config):
-    os.environ.update(SITE_DB=MASTER, SITE_PATCH=PATCH, DJANGO_SETTINGS_MODULE="project.settings")
-    import django
-
-    django.setup()
-    import project.celery_app  # noqa: F401  (the app shared tasks bind to here)
+    services.setup_django(SITE_DB=MASTER, SITE_PATCH=PATCH)
 
 
 def _create_tenant(tenant_id, kind):
@@ -41,14 +37,12 @@ def _create_tenant(tenant_id, kind):
 
 @pytest.fixture(scope="session")
 def site():
-    services.require("postgres")
-    services.require("redis")
+    services.require("postgres", "redis")
+    import tenancy
+    from customers.models import Tenant
     from django.core.management import call_command
     from django_omnitenant.tenant_context import TenantContext
     from notes.models import Note
-
-    import tenancy
-    from customers.models import Tenant
 
     services.create_database(MASTER)
     call_command("migrate", verbosity=0)

@@ -3,9 +3,9 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
+from sitekit.scenarios import *  # noqa: F401,F403
 
 from omnitenant_patch import TenantContext, is_patched, patch_celery, unpatch_celery
-from sitekit.scenarios import *  # noqa: F401,F403
 
 
 def test_its_own_celery_task_class_defers_to_the_patch_and_unpatch_gives_it_back(site):

@@ -2,7 +2,6 @@
 ``globex`` made as its docs say (saving a Tenant creates and migrates its schema), each with its
 own notes rows."""
 
-import os
 
 import pytest
 from sitekit import services
@@ -13,22 +12,16 @@ DATABASE = services.database_name("pgs", "site")
 
 
 def pytest_configure(config):
-    os.environ.update(SITE_DB=DATABASE, DJANGO_SETTINGS_MODULE="project.settings")
-    import django
-
-    django.setup()
-    import project.celery_app  # noqa: F401  (the app shared tasks bind to here)
+    services.setup_django(SITE_DB=DATABASE)
 
 
 @pytest.fixture(scope="session")
 def site():
-    services.require("postgres")
-    services.require("redis")
+    services.require("postgres", "redis")
+    import tenancy
     from django.core.management import call_command
     from django_pgschemas.schema import Schema, deactivate
     from notes.models import Note
-
-    import tenancy
     from tenants.models import Domain, Tenant
 
     services.create_database(DATABASE)

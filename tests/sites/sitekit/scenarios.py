@@ -28,7 +28,8 @@ def test_each_tenant_reads_its_own_rows_in_its_own_schema_and_database(site, wor
 
 def test_a_tenant_instance_is_a_tenant_id(site, worker):
     for tenant_id in site.tenant_ids:
-        result = worker.task("site.probe").apply_async((tenant_id,), tenant_id=site.tenant(tenant_id))
+        tenant = site.tenant(tenant_id)
+        result = worker.task("site.probe").apply_async((tenant_id,), tenant_id=tenant)
         assert worker.get(result) == site.place(tenant_id, tenant_id)
 
 
@@ -49,6 +50,13 @@ def test_no_tenant_runs_in_the_shared_place_even_right_after_tenant_tasks(site, 
             with site.using(tenant_id):
                 results.append(worker.task("site.probe").apply_async((i,)))
     assert [worker.get(r) for r in results] == [site.place(t, i) for i, t in enumerate(order)]
+
+
+def test_a_task_of_a_projects_own_fixed_base_class_runs_in_its_tenant(site, worker):
+    for tenant_id in site.tenant_ids:
+        with site.using(tenant_id):
+            result = worker.task("site.legacy").delay("legacy")
+        assert worker.get(result) == site.place(tenant_id, "legacy")
 
 
 def test_a_retry_runs_in_the_same_tenant(site, worker):
@@ -115,7 +123,8 @@ def test_a_task_that_switches_tenant_and_never_switches_back_leaks_nothing(site,
         assert worker.get(leaked) == site.place(elsewhere, "leaked")
         after = [worker.task("site.probe").apply_async(("after",), tenant_id=t)
                  for t in (None, home, None)]
-        assert [worker.get(r) for r in after] == [site.place(t, "after") for t in (None, home, None)]
+        expected = [site.place(t, "after") for t in (None, home, None)]
+        assert [worker.get(r) for r in after] == expected
 
 
 def test_for_each_tenant_queues_one_task_per_tenant_each_in_its_place(site, worker):
@@ -130,6 +139,7 @@ def test_for_each_tenant_queues_one_task_per_tenant_each_in_its_place(site, work
 
 def test_eager_apply_inside_another_tenant_runs_in_its_tenant_and_restores_the_caller(site):
     from notes.tasks import probe
+
     from sitekit.probe import where
 
     caller, target = site.tenant_ids[0], site.tenant_ids[1]
@@ -146,7 +156,8 @@ def test_always_eager_and_a_plain_call_inside_another_tenant(site, eager_app):
 
     caller, target = site.tenant_ids[-1], site.tenant_ids[0]
     with site.using(caller):
-        assert probe.apply_async(("always",), tenant_id=target).get() == site.place(target, "always")
+        eager = probe.apply_async(("always",), tenant_id=target)
+        assert eager.get() == site.place(target, "always")
         assert probe.delay("captured").get() == site.place(caller, "captured")
         assert probe("plain", tenant_id=target) == site.place(target, "plain")
         assert probe("plain") == site.place(caller, "plain")

@@ -16,18 +16,29 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 SERVICES = {"redis": ("127.0.0.1", 6379), "postgres": ("127.0.0.1", 5432)}
 
 
-def require(service: str) -> None:
-    """Skip (fail under CI=true) when ``service`` is not reachable."""
-    try:
-        with socket.create_connection(SERVICES[service], timeout=1):
-            return
-    except OSError:
-        pass
-    host, port = SERVICES[service]
-    message = f"{service} is not reachable on {host}:{port}"
-    if IN_CI:
-        pytest.fail(f"{message}; CI=true needs every service", pytrace=False)
-    pytest.skip(message)
+def require(*services: str) -> None:
+    """Skip (fail under CI=true) when one of ``services`` is not reachable."""
+    for service in services:
+        try:
+            with socket.create_connection(SERVICES[service], timeout=1):
+                continue
+        except OSError:
+            pass
+        host, port = SERVICES[service]
+        message = f"{service} is not reachable on {host}:{port}"
+        if IN_CI:
+            pytest.fail(f"{message}; CI=true needs every service", pytrace=False)
+        pytest.skip(message)
+
+
+def setup_django(**env: str) -> None:
+    """Configure Django with the site's settings (``project.settings``) and the SITE_*
+    variables ``env``, and import its Celery app (the one shared tasks bind to here)."""
+    os.environ.update(env, DJANGO_SETTINGS_MODULE="project.settings")
+    import django
+
+    django.setup()
+    import project.celery_app  # noqa: F401
 
 
 #: Every database this run makes starts so; drop_databases(DATABASE_PREFIX) removes them all.

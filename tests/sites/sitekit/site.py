@@ -91,7 +91,7 @@ class SiteWorker:
                              task_default_queue=self.queue, accept_content=["json"])
         importlib.import_module(site.tasks)  # shared tasks: registered on this app too
 
-    def start(self) -> "SiteWorker":
+    def start(self) -> SiteWorker:
         try:
             self.process.start()
         except WorkerError as exc:

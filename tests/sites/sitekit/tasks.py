@@ -4,7 +4,7 @@ Each site's ``notes.tasks`` re-exports them (Celery's autodiscovery looks there)
 is the site's tenant app and ``tenancy`` its own notion of the current tenant.
 """
 
-from celery import shared_task
+from celery import Task, shared_task
 from tenancy import current_id
 
 from .probe import where
@@ -61,4 +61,45 @@ def leak(tenant_id):
     return _here("leaked")
 
 
-__all__ = ["collect", "leak", "probe", "retry_once", "spawn", "step", "write"]
+
+
+class LegacyBase(Task):
+    """A project's own fixed base class, inheriting no tenancy library's task class."""
+
+    def __call__(self, *args, **kwargs):
+        return super().__call__(*args, **kwargs)
+
+
+@shared_task(name="site.legacy", base=LegacyBase)
+def legacy(label=None):
+    return _here(label)
+
+
+@shared_task(name="site.schema_check", ignore_result=True)
+def schema_check(expected, key):
+    """Benchmark task: one query for the schema PostgreSQL uses; counts right and wrong in Redis."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_schema()")
+        schema = cursor.fetchone()[0]
+    _redis().incr(f"{key}:done")
+    if schema != expected:
+        _redis().rpush(f"{key}:wrong", f"{expected}:{schema}")
+
+
+_client = []
+
+
+def _redis():
+    if not _client:
+        import os
+
+        import redis
+
+        _client.append(redis.Redis.from_url(os.environ["SITE_BROKER"]))
+    return _client[0]
+
+
+__all__ = ["collect", "leak", "legacy", "probe", "retry_once", "schema_check", "spawn", "step",
+           "write"]

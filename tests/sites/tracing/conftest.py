@@ -16,12 +16,7 @@ TELEMETRY = str(services.SITES.parents[1] / f".telemetry-{services.RUN_ID}-{TRAC
 
 
 def pytest_configure(config):
-    os.environ.update(SITE_DB=DATABASE, SITE_TRACING=TRACING, SITE_TELEMETRY_FILE=TELEMETRY,
-                      DJANGO_SETTINGS_MODULE="project.settings")
-    import django
-
-    django.setup()
-    import project.celery_app  # noqa: F401  (the app shared tasks bind to here)
+    services.setup_django(SITE_DB=DATABASE, SITE_TRACING=TRACING, SITE_TELEMETRY_FILE=TELEMETRY)
 
 
 def pytest_unconfigure(config):
@@ -31,10 +26,8 @@ def pytest_unconfigure(config):
 
 @pytest.fixture(scope="session")
 def site():
-    services.require("postgres")
-    services.require("redis")
+    services.require("postgres", "redis")
     from django.core.management import call_command
-
     from tenants.models import Tenant
 
     services.create_database(DATABASE)

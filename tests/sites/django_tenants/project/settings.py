@@ -4,14 +4,9 @@ Everything that differs between runs comes from SITE_* variables, so the test pr
 and each `celery worker` read the same file.
 """
 
-import os
 
-SECRET_KEY = "django-tenants-site-tests-only"
-DEBUG = False
-ALLOWED_HOSTS = ["*"]
-USE_TZ = True
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-ROOT_URLCONF = "project.urls"
+from sitekit.settings import *  # noqa: F403  (secret, database(), Celery on Redis)
+from sitekit.settings import PATCHED, database
 
 SHARED_APPS = [
     "django_tenants",
@@ -25,28 +20,13 @@ INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in S
 TENANT_MODEL = "customers.Client"
 TENANT_DOMAIN_MODEL = "customers.Domain"
 
-DATABASES = {
-    "default": {
-        "ENGINE": "django_tenants.postgresql_backend",
-        "NAME": os.environ.get("SITE_DB", "django_tenants_site"),
-        "USER": "postgres",
-        "HOST": "127.0.0.1",
-        "PORT": "5432",
-        "CONN_MAX_AGE": None if os.environ.get("SITE_CONN_MAX_AGE") == "None"
-        else int(os.environ.get("SITE_CONN_MAX_AGE", "0")),
-    }
-}
+DATABASES = {"default": database("django_tenants.postgresql_backend", "django_tenants_site")}
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 MIDDLEWARE = ["django_tenants.middleware.main.TenantMainMiddleware"]
 
-CELERY_BROKER_URL = os.environ.get("SITE_BROKER", "memory://")
-CELERY_RESULT_BACKEND = os.environ.get("SITE_BROKER", "cache+memory://")
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("SITE_QUEUE", "celery")
-CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_TENANT_CACHE_SECONDS = 30  # tenant-schemas-celery's cache, when its app is used
 
-if os.environ.get("SITE_PATCH") != "none":  # "none" proves no scenario passes without it
+if PATCHED:
     from omnitenant_patch import patch_celery
 
     patch_celery()

@@ -5,25 +5,11 @@ Everything that differs between runs comes from SITE_* variables, so the test pr
 and each `celery worker` read the same file.
 """
 
-import os
 
-SECRET_KEY = "pgschemas-site-tests-only"
-DEBUG = False
-ALLOWED_HOSTS = ["*"]
-USE_TZ = True
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+from sitekit.settings import *  # noqa: F403  (secret, database(), Celery on Redis)
+from sitekit.settings import PATCHED, database
 
-DATABASES = {
-    "default": {
-        "ENGINE": "django_pgschemas.postgresql",
-        "NAME": os.environ.get("SITE_DB", "pgschemas_site"),
-        "USER": "postgres",
-        "HOST": "127.0.0.1",
-        "PORT": "5432",
-        "CONN_MAX_AGE": None if os.environ.get("SITE_CONN_MAX_AGE") == "None"
-        else int(os.environ.get("SITE_CONN_MAX_AGE", "0")),
-    }
-}
+DATABASES = {"default": database("django_pgschemas.postgresql", "pgschemas_site")}
 DATABASE_ROUTERS = ("django_pgschemas.routers.TenantAppsRouter",)
 
 TENANTS = {
@@ -45,16 +31,10 @@ TENANTS = {
 INSTALLED_APPS = []
 for _schema in TENANTS.values():
     INSTALLED_APPS += [app for app in _schema["APPS"] if app not in INSTALLED_APPS]
-ROOT_URLCONF = "project.urls"
 MIDDLEWARE = ["django_pgschemas.routing.middleware.DomainRoutingMiddleware"]
 
-CELERY_BROKER_URL = os.environ.get("SITE_BROKER", "memory://")
-CELERY_RESULT_BACKEND = os.environ.get("SITE_BROKER", "cache+memory://")
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("SITE_QUEUE", "celery")
-CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-if os.environ.get("SITE_PATCH") != "none":  # "none" proves no scenario passes without it
+if PATCHED:
     from omnitenant_patch import patch_celery
 
     patch_celery()

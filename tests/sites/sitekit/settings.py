@@ -1,0 +1,28 @@
+"""What every site's settings share, read from SITE_* variables so that the test process and
+each `celery worker` read the same: a throwaway secret, the database, Celery on Redis."""
+
+import os
+
+SECRET_KEY = "site-tests-only"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+ROOT_URLCONF = "project.urls"
+
+CELERY_BROKER_URL = os.environ.get("SITE_BROKER", "memory://")
+CELERY_RESULT_BACKEND = os.environ.get("SITE_BROKER", "cache+memory://")
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("SITE_QUEUE", "celery")
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+#: SITE_PATCH=none leaves the patch out: every scenario must then fail.
+PATCHED = os.environ.get("SITE_PATCH") != "none"
+
+
+def database(engine, default_name):
+    """The site's PostgreSQL database, with the run's CONN_MAX_AGE (0, 60 or None)."""
+    age = os.environ.get("SITE_CONN_MAX_AGE", "0")
+    return {"ENGINE": engine, "NAME": os.environ.get("SITE_DB", default_name),
+            "USER": "postgres", "HOST": "127.0.0.1", "PORT": "5432",
+            "CONN_MAX_AGE": None if age == "None" else int(age)}
