@@ -35,7 +35,12 @@ def tenant_id_of(value: Any, *, what: str = "tenant_id") -> Optional[str]:
     if cls is str:
         return value if value in STATE.valid_ids or is_tenant_id(value) else _checked(value, what)
     if cls in STATE.tenant_classes:
-        return _checked_id(_backend().id_of(value), value, what)
+        backend = STATE.backend or _backend()
+        attribute = backend.id_attribute
+        raw = backend.id_of(value) if attribute is None else getattr(value, attribute)
+        if raw.__class__ is str and raw in STATE.valid_ids:
+            return raw
+        return _checked_id(raw, value, what)
     return _id_of_other(value, what)
 
 
@@ -97,7 +102,7 @@ def _declares_tenant_id(task: Any) -> bool:
 
 
 def _backend() -> Any:
-    from .backends import active_backend
+    from .backends import active_backend  # backends import ids: resolved at call time
 
     return STATE.backend or active_backend()
 

@@ -35,6 +35,9 @@ class TenantBackend:
     settings: ClassVar[Tuple[str, ...]] = ()
     #: Other libraries' tenant headers a worker may also read (their messages in flight).
     foreign_headers: ClassVar[Tuple[str, ...]] = ()
+    #: The tenant attribute that is its id, where ``id_of`` is just that (read inline on every
+    #: publish that captures a tenant); ``None``: call ``id_of``.
+    id_attribute: Optional[str] = None
     #: Middleware of the library that puts the request's tenant in force (system check W001);
     #: ``None`` where the library's docs have projects write their own.
     middleware: ClassVar[Optional[Tuple[str, ...]]] = ()

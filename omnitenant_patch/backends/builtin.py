@@ -13,6 +13,7 @@ from typing import Any, Optional
 
 from ..conf import get_config
 from ..exceptions import ImproperlyConfigured
+from ..state import STATE
 from .base import TenantBackend
 
 _current: contextvars.ContextVar[Optional[Any]] = contextvars.ContextVar(
@@ -24,6 +25,14 @@ class BuiltinBackend(TenantBackend):
     """``OMNITENANT_CONFIG["TENANT_MODEL"]`` looked up by ``TENANT_ID_FIELD``."""
 
     name = "omnitenant_patch"
+
+    def __init__(self) -> None:
+        # Read on every publish and task: the context variable's own methods, no Python frame.
+        self.current = _current.get  # type: ignore[method-assign]
+        self.enter = _current.set  # type: ignore[method-assign, assignment]
+        self.leave = _current.reset  # type: ignore[method-assign, assignment]
+        config = STATE.config  # None for the stand-in used while settings still load
+        self.id_attribute = None if config is None else config.tenant_id_field
 
     @classmethod
     def is_available(cls) -> bool:

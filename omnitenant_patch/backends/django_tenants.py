@@ -26,6 +26,7 @@ class DjangoTenantsBackend(TenantBackend):
     """django-tenants 3.x / 4.x."""
 
     name = "django_tenants"
+    id_attribute = "schema_name"
     settings = ("TENANT_MODEL", "PUBLIC_SCHEMA_NAME", "DATABASES")
     foreign_headers = (SCHEMA_HEADER,)
     middleware = (

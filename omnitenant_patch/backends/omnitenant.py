@@ -34,6 +34,7 @@ class OmnitenantBackend(TenantBackend):
     """django-omnitenant 1.x."""
 
     name = "django_omnitenant"
+    id_attribute = "tenant_id"
     settings = ("OMNITENANT_CONFIG", "DATABASES")
     middleware = ("django_omnitenant.middleware.TenantMiddleware",)
 

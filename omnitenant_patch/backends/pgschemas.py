@@ -23,6 +23,7 @@ class PgSchemasBackend(TenantBackend):
     """django-pgschemas 1.x."""
 
     name = "django_pgschemas"
+    id_attribute = "schema_name"
     settings = ("TENANTS", "DATABASES")
     middleware = (
         "django_pgschemas.routing.middleware.DomainRoutingMiddleware",
