@@ -23,6 +23,7 @@ def site():
     import tenancy
     from customers.models import Client, Domain
     from django.core.management import call_command
+    from django.db import connection
     from django_tenants.utils import tenant_context
     from notes.models import Note
 
@@ -46,6 +47,9 @@ def site():
         name=f"django-tenants-{CELERY}", directory=HERE, places=places, tenant=tenant,
         using=lambda tenant_id: tenant_context(tenant(tenant_id)),
         current_id=tenancy.current_id,
+        host=lambda tenant_id: f"{tenant_id}.localhost",
+        # its middleware leaves the connection on the last request's tenant
+        after_requests=lambda: connection.set_schema_to_public(),
         env={"SITE_DB": DATABASE, "SITE_CELERY": CELERY,
              "DJANGO_SETTINGS_MODULE": "project.settings"},
     )

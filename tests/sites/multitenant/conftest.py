@@ -50,5 +50,6 @@ def site():
         name="multitenant", directory=HERE, places=places,
         tenant=lambda tenant_id: Account._base_manager.get(pk=tenant_id),
         using=using, current_id=tenancy.current_id,
+        host=lambda tenant_id: f"{Account._base_manager.get(pk=tenant_id).name}.localhost",
         env={"SITE_DB": DATABASE, "DJANGO_SETTINGS_MODULE": "project.settings"},
     )

@@ -39,7 +39,7 @@ def _create_tenant(tenant_id, kind):
 def site():
     services.require("postgres", "redis")
     import tenancy
-    from customers.models import Tenant
+    from customers.models import Domain, Tenant
     from django.core.management import call_command
     from django_omnitenant.tenant_context import TenantContext
     from notes.models import Note
@@ -49,6 +49,8 @@ def site():
     places = {None: Place("public", MASTER, None)}
     for tenant_id, kind in KINDS.items():
         _create_tenant(tenant_id, kind)
+        Domain.objects.create(tenant=Tenant.objects.get(tenant_id=tenant_id),
+                              domain=f"{tenant_id}.localhost")
         rows = [f"{tenant_id}-1", f"{tenant_id}-2"]
         with TenantContext.use_tenant(Tenant.objects.get(tenant_id=tenant_id)):
             Note.objects.bulk_create([Note(text=text) for text in rows])
@@ -62,6 +64,6 @@ def site():
     return Site(
         name=f"omnitenant-{ISOLATION}-{PATCH}", directory=HERE, places=places, tenant=tenant,
         using=lambda tenant_id: TenantContext.use_tenant(tenant(tenant_id)),
-        current_id=tenancy.current_id,
+        current_id=tenancy.current_id, host=lambda tenant_id: f"{tenant_id}.localhost",
         env={"SITE_DB": MASTER, "SITE_PATCH": PATCH, "DJANGO_SETTINGS_MODULE": "project.settings"},
     )

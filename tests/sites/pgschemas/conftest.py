@@ -49,5 +49,5 @@ def site():
         name="pgschemas", directory=HERE, places=places, tenant=tenant,
         using=lambda tenant_id: tenant(tenant_id), current_id=tenancy.current_id,
         env={"SITE_DB": DATABASE, "DJANGO_SETTINGS_MODULE": "project.settings"},
-        static=["www"],
+        static=["www"], host=lambda tenant_id: f"{tenant_id}.example.test",
     )

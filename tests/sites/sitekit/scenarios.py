@@ -127,6 +127,24 @@ def test_a_task_that_switches_tenant_and_never_switches_back_leaks_nothing(site,
         assert [worker.get(r) for r in after] == expected
 
 
+def test_a_request_runs_in_the_tenant_the_library_resolved_and_queues_there(site, worker):
+    from django.test import Client
+
+    if site.host is None:
+        pytest.skip("the library's docs have projects resolve requests themselves")
+    for tenant_id in site.fanned_out:
+        other = next(t for t in site.tenant_ids if t != tenant_id)
+        response = Client().get("/queue/", {"queue": worker.queue}, HTTP_HOST=site.host(tenant_id),
+                                HTTP_X_TENANT_ID=other)  # a client's header names no tenant
+        assert response.status_code == 200, response.content[:500]
+        answer = response.json()
+        assert answer["tenant"] == tenant_id
+        queued = worker.app.AsyncResult(answer["task_id"])
+        assert worker.get(queued) == site.place(tenant_id, "http")
+    site.after_requests()
+    assert site.current_id() is None
+
+
 def test_for_each_tenant_queues_one_task_per_tenant_each_in_its_place(site, worker):
     from omnitenant_patch import for_each_tenant
 

@@ -34,12 +34,15 @@ def require(*services: str) -> None:
 def setup_django(**env: str) -> None:
     """Configure Django with the site's settings (``project.settings``) and the SITE_*
     variables ``env``, and import its Celery app (the one shared tasks bind to here)."""
-    os.environ.update(env, DJANGO_SETTINGS_MODULE="project.settings")
+    os.environ.update(env, DJANGO_SETTINGS_MODULE="project.settings", SITE_BROKER=BROKER)
     import django
 
     django.setup()
     import project.celery_app  # noqa: F401
 
+
+#: The broker and result backend of every site's workers, and of the site's own app here.
+BROKER = f"redis://127.0.0.1:6379/{REDIS_DB}"
 
 #: Every database this run makes starts so; drop_databases(DATABASE_PREFIX) removes them all.
 DATABASE_PREFIX = f"ot_{RUN_ID}_"

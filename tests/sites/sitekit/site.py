@@ -13,7 +13,7 @@ import pytest
 
 from omnitenant_patch.testing import CeleryWorker, WorkerError
 
-from .services import REDIS_DB, RUN_ID
+from .services import BROKER, RUN_ID
 
 
 @dataclass
@@ -39,6 +39,8 @@ class Site:
     env: Dict[str, str] = field(default_factory=dict)
     static: List[str] = field(default_factory=list)  # tenants declared in settings, not rows
     tasks: str = "notes.tasks"  # the module of the site's tasks
+    host: Optional[Callable[[str], str]] = None  # the host the library routes to a tenant
+    after_requests: Callable[[], None] = lambda: None  # what the library leaves to the project
 
     @property
     def tenant_ids(self) -> List[str]:
@@ -79,7 +81,7 @@ class SiteWorker:
         self.site = site
         self.name = f"{pool}-age{conn_max_age}"
         self.queue = f"omnitenant-{RUN_ID}-{site.name}-{self.name}"
-        broker = f"redis://127.0.0.1:6379/{REDIS_DB}"
+        broker = BROKER
         env = dict(site.env, SITE_QUEUE=self.queue, SITE_BROKER=broker,
                    SITE_CONN_MAX_AGE=conn_max_age,
                    PYTHONPATH=os.pathsep.join([str(site.directory),

@@ -22,7 +22,8 @@ TENANT_DOMAIN_MODEL = "customers.Domain"
 
 DATABASES = {"default": database("django_tenants.postgresql_backend", "django_tenants_site")}
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
-MIDDLEWARE = ["django_tenants.middleware.main.TenantMainMiddleware"]
+MIDDLEWARE = ["django_tenants.middleware.main.TenantMainMiddleware",
+              "omnitenant_patch.middleware.TenantMiddleware"]
 
 CELERY_TASK_TENANT_CACHE_SECONDS = 30  # tenant-schemas-celery's cache, when its app is used
 

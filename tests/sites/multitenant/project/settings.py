@@ -17,7 +17,8 @@ INSTALLED_APPS = [
     "accounts",
     "notes",
 ]
-MIDDLEWARE = ["accounts.middleware.MultitenantMiddleware"]
+MIDDLEWARE = ["accounts.middleware.MultitenantMiddleware",
+              "omnitenant_patch.middleware.TenantMiddleware"]
 
 DATABASES = {"default": database("django.db.backends.postgresql", "multitenant_site")}
 

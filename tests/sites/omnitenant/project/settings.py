@@ -23,7 +23,8 @@ INSTALLED_APPS = [
     "customers",
     "notes",
 ]
-MIDDLEWARE = ["django_omnitenant.middleware.TenantMiddleware"]
+MIDDLEWARE = ["django_omnitenant.middleware.TenantMiddleware",
+              "omnitenant_patch.middleware.TenantMiddleware"]
 
 DATABASES = {"default": database("django_omnitenant.backends.postgresql", "omnitenant_site")}
 DATABASE_ROUTERS = ["django_omnitenant.routers.TenantRouter"]

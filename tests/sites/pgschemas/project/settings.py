@@ -31,7 +31,8 @@ TENANTS = {
 INSTALLED_APPS = []
 for _schema in TENANTS.values():
     INSTALLED_APPS += [app for app in _schema["APPS"] if app not in INSTALLED_APPS]
-MIDDLEWARE = ["django_pgschemas.routing.middleware.DomainRoutingMiddleware"]
+MIDDLEWARE = ["django_pgschemas.routing.middleware.DomainRoutingMiddleware",
+              "omnitenant_patch.middleware.TenantMiddleware"]
 
 
 if PATCHED:

@@ -1,1 +1,1 @@
-urlpatterns: list = []
+from sitekit.views import urlpatterns  # noqa: F401
