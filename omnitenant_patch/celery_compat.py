@@ -98,6 +98,16 @@ def find_app(name: str) -> Any:
     return celery_find_app(name)
 
 
+def set_default_queue(app: Any, queue: str) -> None:
+    """Make ``queue`` the app's default queue, also where the app was configured with a
+    namespace (``config_from_object(..., namespace="CELERY")``): Celery 4.4 reads the
+    namespaced key (``CELERY_TASK_DEFAULT_QUEUE``) before the plain one."""
+    app.conf.task_default_queue = queue
+    namespace = getattr(app, "namespace", None)
+    if namespace:
+        app.conf[f"{namespace}_TASK_DEFAULT_QUEUE"] = queue
+
+
 def registered_task(app: Any, name: Any) -> Any:
     """The task ``app`` has registered under ``name``, or ``None`` (no finalizing, no autoload)."""
     return app._tasks.get(name)

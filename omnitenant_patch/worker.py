@@ -62,12 +62,12 @@ def open_scope(task: Any, request: Any, task_id: Any) -> Scope:
     scope = Scope(task, task_id, request)
     try:
         tenant_id, header = tenant_id_for(task, request)
+        scope.tenant_id = tenant_id  # before the lookup: a retry (ON_MISSING_TENANT) carries it
         tenant = None if tenant_id is None else lookup_tenant(tenant_id, task_name=task.name,
                                                              header=header)
     except Exception as exc:  # refused on the call path, in Task.__call__
         scope.error = exc
         return scope
-    scope.tenant_id = tenant_id
     backend = scope.backend = STATE.backend or active_backend()
     scope.token = backend.enter(tenant)
     scope.entered = True

@@ -9,10 +9,10 @@ alias -> database name, the test databases pytest-django made).
 import json
 import os
 
-from omnitenant_patch.celery_compat import find_app
+from omnitenant_patch.celery_compat import find_app, set_default_queue
 
 app = find_app(os.environ["OMNITENANT_TESTING_APP"])
-app.conf.task_default_queue = os.environ["OMNITENANT_TESTING_QUEUE"]
+set_default_queue(app, os.environ["OMNITENANT_TESTING_QUEUE"])
 
 _databases = json.loads(os.environ.get("OMNITENANT_TESTING_DATABASES") or "{}")
 if _databases:

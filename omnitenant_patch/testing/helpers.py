@@ -8,6 +8,7 @@ import uuid
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Optional
 
+from ..celery_compat import set_default_queue
 from .worker import CeleryWorker
 
 
@@ -71,17 +72,17 @@ class TenantWorker:
         self._default_queue = conf.task_default_queue
 
     def start(self, timeout: float = 60) -> TenantWorker:
-        self.app.conf.task_default_queue = self.queue
+        set_default_queue(self.app, self.queue)
         try:
             self.worker.start(timeout=timeout)
         except BaseException:
-            self.app.conf.task_default_queue = self._default_queue
+            set_default_queue(self.app, self._default_queue)
             raise
         return self
 
     def stop(self) -> None:
         self.worker.stop()
-        self.app.conf.task_default_queue = self._default_queue
+        set_default_queue(self.app, self._default_queue)
 
     def run(self, task: Any, tenant: Any, *args: Any, timeout: float = 30, **kwargs: Any) -> Any:
         """Queue ``task`` (a task, a signature or a registered name) for ``tenant``; its result."""
