@@ -75,3 +75,26 @@ def test_the_tenant_tag_follows_the_telemetry_setting(site, eager_app):
     assert tagged.get() == untagged.get() == "acme"
     assert runs_of(tagged)[0][1] == "acme"
     assert runs_of(untagged)[0][1] is None
+
+
+def test_an_error_reported_during_a_request_carries_the_requests_tenant(site):
+    import json
+    import uuid
+
+    import pytest
+    from django.test import Client
+
+    if INTEGRATION != "sentry":
+        pytest.skip("sentry-sdk reports errors; the others trace what the site instruments")
+    message = f"boom-{uuid.uuid4().hex[:8]}"
+    response = Client().get("/report/", {"message": message}, HTTP_HOST="globex.example.test")
+    assert response.json() == {"tenant": "globex"}
+
+    def event():
+        for line in open(telemetry.CAPTURE).read().splitlines():
+            record = json.loads(line)
+            if record["kind"] == "sentry-event" and record["name"] == message:
+                return record
+        return None
+
+    assert wait_for(event, timeout=30, what="sentry's event")["tenant"] == "globex"

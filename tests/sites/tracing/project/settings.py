@@ -13,7 +13,10 @@ INSTALLED_APPS = ["django.contrib.contenttypes", "omnitenant_patch", "tenants", 
 MIDDLEWARE = ["omnitenant_patch.middleware.TenantMiddleware"]
 
 DATABASES = {"default": database("django.db.backends.postgresql", "tracing_site")}
-OMNITENANT_CONFIG = {"TENANT_MODEL": "tenants.Tenant"}
+OMNITENANT_CONFIG = {
+    "TENANT_MODEL": "tenants.Tenant",
+    "MIDDLEWARE": {"RESOLVER": "subdomain", "SUBDOMAIN_BASE": "example.test"},
+}
 
 
 from project import telemetry  # noqa: E402

@@ -25,6 +25,11 @@ def _sentry():
     class FileTransport(Transport):
         def capture_envelope(self, envelope):
             for item in envelope.items:
+                if item.type == "event":
+                    payload = item.payload.json
+                    _write({"kind": "sentry-event", "name": payload.get("message"),
+                            "trace_id": None, "task_id": None,
+                            "tenant": payload.get("tags", {}).get("tenant.id")})
                 if item.type == "transaction":
                     payload = item.payload.json
                     _write({"kind": "sentry", "name": payload["transaction"],
