@@ -236,3 +236,14 @@ def label(request):
     import uuid
 
     return f"{request.node.name[:60]}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(autouse=True)
+def _unpatched_when_asked():
+    """OMNITENANT_TEST_UNPATCHED=1: every test starts unpatched (a test that patches itself
+    still may), to list which tests hold without the patch."""
+    if os.environ.get("OMNITENANT_TEST_UNPATCHED") == "1":
+        from omnitenant_patch import unpatch_celery
+
+        unpatch_celery()
+    yield

@@ -49,7 +49,8 @@ def test_secret_key_rotation_keeps_queued_signatures_valid():
 
 def test_eager_runs_verify_the_signature_they_made(app, signing_settings, acme):
     with TenantContext.use_tenant(acme):
-        assert app.tasks["t.whoami"].apply().get()["tenant"] == "acme"
+        seen = app.tasks["t.request"].apply(tenant_id="globex").get()
+    assert seen["tenant"] == "globex"
 
 
 # ------------------------------------------------------------------ validation
