@@ -1,12 +1,13 @@
 """Each site suite (tests/sites/<site>) in a pytest process of its own: one per tenancy library,
-and the tracing site once per integration and order.
+the tracing site once per integration and order, and each library's site under tracers.
 
 A suite whose library is not installed here is skipped, unless ``OMNITENANT_REQUIRE_SITES``
-names it (``all`` or a comma-separated list of suite ids): then it fails. The compat
-matrix names, per cell, the suites its cell installs; .ci/run's default run names those its
-interpreter can install.
+names it (``all`` or a comma-separated list of suite ids, which may hold ``*``, as in
+``multitenant+*``): then it fails. The compat matrix names, per cell, the suites its cell
+installs; .ci/run's default run names those its interpreter can install.
 """
 
+import fnmatch
 import importlib.util
 import os
 import subprocess
@@ -16,6 +17,9 @@ from pathlib import Path
 import pytest
 
 SITES = Path(__file__).resolve().parents[1] / "sites"
+
+TRACERS = {"sentry": "sentry_sdk", "otel": "opentelemetry.instrumentation.celery",
+           "ddtrace": "ddtrace"}
 
 # suite id -> (site directory, the modules it needs, its SITE_* settings)
 SUITES = {
@@ -31,11 +35,26 @@ SUITES = {
     "multitenant": ("multitenant", ["django_multitenant"], {}),
     **{f"tracing-{integration}-{order}": ("tracing", [module], {"SITE_TRACING":
                                                                f"{integration}-{order}"})
-       for integration, module in [("sentry", "sentry_sdk"),
-                                   ("otel", "opentelemetry.instrumentation.celery"),
-                                   ("ddtrace", "ddtrace")]
-       for order in ("before", "after")},
+       for integration, module in TRACERS.items() for order in ("before", "after")},
 }
+
+# Each library's site again under every tracer, which wraps the same Celery methods: initialised
+# before or after the one line in settings, or in the worker signal its docs show. Each order of
+# each tracer runs on some library, judged by the same scenarios (schema, database, rows).
+TRACED = {
+    "django-tenants": ["sentry-worker", "otel-before", "ddtrace-after"],
+    "pgschemas": ["sentry-before", "otel-after", "ddtrace-worker"],
+    "multitenant": ["sentry-after", "otel-worker", "ddtrace-before"],
+    "omnitenant-mixed": ["sentry-worker", "otel-after", "ddtrace-before"],
+}
+LIBRARIES = {"omnitenant-mixed": ("omnitenant", ["django_omnitenant"], {"SITE_ISOLATION": "mixed"}),
+             **SUITES}
+SUITES.update({
+    f"{library}+{tracing}": (LIBRARIES[library][0],
+                             [*LIBRARIES[library][1], TRACERS[tracing.partition("-")[0]]],
+                             dict(LIBRARIES[library][2], SITE_TRACING=tracing))
+    for library, tracings in TRACED.items() for tracing in tracings
+})
 
 
 def _installed(module: str) -> bool:
@@ -45,9 +64,15 @@ def _installed(module: str) -> bool:
         return False
 
 
+def names(patterns, suite: str) -> bool:
+    """True when one of ``patterns`` (suite ids, ``*`` matching anything, or ``all``) is
+    ``suite``."""
+    patterns = [p.strip() for p in patterns if p.strip()]
+    return "all" in patterns or any(fnmatch.fnmatchcase(suite, p) for p in patterns)
+
+
 def _required(suite: str) -> bool:
-    names = {n.strip() for n in os.environ.get("OMNITENANT_REQUIRE_SITES", "").split(",")}
-    return "all" in names or suite in names
+    return names(os.environ.get("OMNITENANT_REQUIRE_SITES", "").split(","), suite)
 
 
 @pytest.mark.worker

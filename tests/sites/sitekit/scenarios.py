@@ -59,6 +59,18 @@ def test_a_task_of_a_projects_own_fixed_base_class_runs_in_its_tenant(site, work
         assert worker.get(result) == site.place(tenant_id, "legacy")
 
 
+def test_a_tracing_integration_around_the_task_leaves_it_in_its_tenant(site, worker):
+    """With SITE_TRACING, the integration's span is open inside the task (it wrapped the same
+    methods as the patch) and the task still reads its tenant's rows; without, no span."""
+    from sitekit import telemetry
+
+    for tenant_id in site.tenant_ids:
+        with site.using(tenant_id):
+            result = worker.task("site.traced").delay("traced")
+        assert worker.get(result) == {"tracer": telemetry.expected_in_task(worker.pool),
+                                      **site.place(tenant_id, "traced")}
+
+
 def test_a_retry_runs_in_the_same_tenant(site, worker):
     tenant_id = site.tenant_ids[-1]
     assert worker.run("site.retry", "again", tenant_id=tenant_id) == site.place(tenant_id, "again")

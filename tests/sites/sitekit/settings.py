@@ -24,6 +24,25 @@ CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"result_chord_ordered": True}
 PATCHED = os.environ.get("SITE_PATCH") != "none"
 
 
+def tracing(when):
+    """SITE_TRACING="<sentry|otel|ddtrace>-<before|after|worker>": a tracing integration that
+    wraps the same Celery methods as the patch, initialised in settings ``when`` ("before" or
+    "after") the one line, or in the worker's signal its docs show: ``worker_process_init`` for
+    OpenTelemetry (prefork children and solo), ``celeryd_init`` for the others. Any site can
+    run one.
+    """
+    from sitekit import telemetry
+
+    integration, order = telemetry.INTEGRATION, telemetry.ORDER
+    if integration and order == when:
+        telemetry.init(integration)
+    elif integration and order == "worker" and when == "after":
+        from celery import signals
+
+        signal = signals.worker_process_init if integration == "otel" else signals.celeryd_init
+        signal.connect(lambda **_: telemetry.init(integration), weak=False)
+
+
 def database(engine, default_name):
     """The site's PostgreSQL database, with the run's CONN_MAX_AGE (0, 60 or None)."""
     age = os.environ.get("SITE_CONN_MAX_AGE", "0")

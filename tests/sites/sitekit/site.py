@@ -79,6 +79,7 @@ class SiteWorker:
         from celery import Celery
 
         self.site = site
+        self.pool = pool
         self.name = f"{pool}-age{conn_max_age}"
         self.queue = f"omnitenant-{RUN_ID}-{site.name}-{self.name}"
         broker = BROKER

@@ -61,6 +61,13 @@ def leak(tenant_id):
     return _here("leaked")
 
 
+@shared_task(name="site.traced")
+def traced(label=None):
+    """Which tracing integration has a span open around this task (None without one), and where
+    it ran: the tracer wraps the same methods as the patch."""
+    from . import telemetry
+
+    return {"tracer": telemetry.tracing_now(), **_here(label)}
 
 
 class LegacyBase(Task):
@@ -102,4 +109,4 @@ def _redis():
 
 
 __all__ = ["collect", "leak", "legacy", "probe", "retry_once", "schema_check", "spawn", "step",
-           "write"]
+           "traced", "write"]

@@ -7,7 +7,7 @@ import os
 from celery.app.base import Celery
 from celery.app.task import Task
 from probes.tasks import chain_of
-from project import telemetry
+from sitekit import telemetry
 
 from omnitenant_patch.testing import wait_for
 

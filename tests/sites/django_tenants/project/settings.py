@@ -6,7 +6,7 @@ and each `celery worker` read the same file.
 
 
 from sitekit.settings import *  # noqa: F403  (secret, database(), Celery on Redis)
-from sitekit.settings import PATCHED, database
+from sitekit.settings import PATCHED, database, tracing
 
 SHARED_APPS = [
     "django_tenants",
@@ -27,7 +27,9 @@ MIDDLEWARE = ["django_tenants.middleware.main.TenantMainMiddleware",
 
 CELERY_TASK_TENANT_CACHE_SECONDS = 30  # tenant-schemas-celery's cache, when its app is used
 
+tracing("before")
 if PATCHED:
     from omnitenant_patch import patch_celery
 
     patch_celery()
+tracing("after")

@@ -7,7 +7,7 @@ and each `celery worker` read the same file.
 
 
 from sitekit.settings import *  # noqa: F403  (secret, database(), Celery on Redis)
-from sitekit.settings import PATCHED, database
+from sitekit.settings import PATCHED, database, tracing
 
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
@@ -23,7 +23,9 @@ MIDDLEWARE = ["accounts.middleware.MultitenantMiddleware",
 DATABASES = {"default": database("django.db.backends.postgresql", "multitenant_site")}
 
 
+tracing("before")
 if PATCHED:
     from omnitenant_patch import patch_celery
 
     patch_celery()
+tracing("after")

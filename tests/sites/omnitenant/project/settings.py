@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from sitekit.settings import *  # noqa: F403  (secret, database(), Celery on Redis)
-from sitekit.settings import PATCHED, database
+from sitekit.settings import PATCHED, database, tracing
 
 # django-omnitenant routes the apps under BASE_DIR ("custom apps"): this site's customers
 # app and the shared notes app (tests/sites/notes).
@@ -41,9 +41,11 @@ OMNITENANT_CONFIG = {
 
 # The patch: django-omnitenant's way (its PATCHES list), or the one line ("none": neither,
 # to prove no scenario passes without it).
+tracing("before")
 if os.environ.get("SITE_PATCH") == "patches":
     OMNITENANT_CONFIG["PATCHES"] = ["omnitenant_patch.patches.celery"]
 elif PATCHED:
     from omnitenant_patch import patch_celery
 
     patch_celery()
+tracing("after")

@@ -7,7 +7,7 @@ and each `celery worker` read the same file.
 
 
 from sitekit.settings import *  # noqa: F403  (secret, database(), Celery on Redis)
-from sitekit.settings import PATCHED, database
+from sitekit.settings import PATCHED, database, tracing
 
 DATABASES = {"default": database("django_pgschemas.postgresql", "pgschemas_site")}
 DATABASE_ROUTERS = ("django_pgschemas.routers.TenantAppsRouter",)
@@ -35,7 +35,9 @@ MIDDLEWARE = ["django_pgschemas.routing.middleware.DomainRoutingMiddleware",
               "omnitenant_patch.middleware.TenantMiddleware"]
 
 
+tracing("before")
 if PATCHED:
     from omnitenant_patch import patch_celery
 
     patch_celery()
+tracing("after")

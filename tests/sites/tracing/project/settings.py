@@ -4,10 +4,8 @@ backend, tenants in PostgreSQL. Telemetry goes to the file SITE_TELEMETRY_FILE, 
 span or transaction, from every process.
 """
 
-import os
-
 from sitekit.settings import *  # noqa: F403  (secret, database(), Celery on Redis)
-from sitekit.settings import PATCHED, database
+from sitekit.settings import PATCHED, database, tracing
 
 INSTALLED_APPS = ["django.contrib.contenttypes", "omnitenant_patch", "tenants", "probes"]
 MIDDLEWARE = ["omnitenant_patch.middleware.TenantMiddleware"]
@@ -19,14 +17,9 @@ OMNITENANT_CONFIG = {
 }
 
 
-from project import telemetry  # noqa: E402
-
-_integration, _, _order = os.environ.get("SITE_TRACING", "sentry-after").partition("-")
-if _order == "before":
-    telemetry.init(_integration)
+tracing("before")
 if PATCHED:
     from omnitenant_patch import patch_celery
 
     patch_celery()
-if _order == "after":
-    telemetry.init(_integration)
+tracing("after")

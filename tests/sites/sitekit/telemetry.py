@@ -6,6 +6,8 @@ import os
 from contextlib import contextmanager
 
 CAPTURE = os.environ.get("SITE_TELEMETRY_FILE", os.devnull)
+#: SITE_TRACING="<sentry|otel|ddtrace>-<before|after|worker>" (see sitekit.settings.tracing)
+INTEGRATION, _, ORDER = os.environ.get("SITE_TRACING", "").partition("-")
 
 
 def _write(record):
@@ -93,6 +95,32 @@ def _ddtrace():
 
     ddtrace.patch(celery=True)
     tracer.configure(trace_processors=[FileTraceFilter()])
+
+
+def tracing_now():
+    """The integration with a span open here and now, or None."""
+    if not INTEGRATION:
+        return None
+    if INTEGRATION == "sentry":
+        import sentry_sdk
+
+        return "sentry" if sentry_sdk.get_current_span() is not None else None
+    if INTEGRATION == "otel":
+        from opentelemetry import trace
+
+        return "otel" if trace.get_current_span().get_span_context().is_valid else None
+    from ddtrace.trace import tracer
+
+    return "ddtrace" if tracer.current_span() is not None else None
+
+
+def expected_in_task(pool):
+    """What ``tracing_now()`` says inside a task on a worker of ``pool``: OpenTelemetry set up in
+    ``worker_process_init`` (its docs' way) is not set up on the threads pool, which never sends
+    that signal (prefork children and the solo pool do)."""
+    if ORDER == "worker" and INTEGRATION == "otel" and pool == "threads":
+        return None
+    return INTEGRATION or None
 
 
 @contextmanager
