@@ -1,6 +1,7 @@
 """Shared by every site suite (each runs in its own pytest process, see tests/conftest.py):
 import paths, the real workers every scenario runs against, eager mode, and clean-up."""
 
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -15,8 +16,11 @@ pytest.register_assert_rewrite("sitekit")
 from sitekit import services  # noqa: E402
 from sitekit.site import started  # noqa: E402
 
-#: (pool, CONN_MAX_AGE) of the workers every scenario runs against.
-POOLS = [("prefork", "60"), ("solo", "0"), ("threads", "60"), ("prefork", "0"), ("solo", "None")]
+#: (pool, CONN_MAX_AGE) of the workers every scenario runs against, gevent where it is installed
+#: (the test extra has it from Python 3.9); SITE_POOLS="prefork-0,solo-60" names others.
+POOLS = [tuple(p.rsplit("-", 1)) for p in os.environ.get("SITE_POOLS", "").split(",") if p] or [
+    ("prefork", "60"), ("solo", "0"), ("threads", "60"), ("prefork", "0"), ("solo", "None"),
+    *([("gevent", "60")] if importlib.util.find_spec("gevent") else [])]
 
 
 def pytest_unconfigure(config):

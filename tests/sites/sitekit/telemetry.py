@@ -116,9 +116,9 @@ def tracing_now():
 
 def expected_in_task(pool):
     """What ``tracing_now()`` says inside a task on a worker of ``pool``: OpenTelemetry set up in
-    ``worker_process_init`` (its docs' way) is not set up on the threads pool, which never sends
-    that signal (prefork children and the solo pool do)."""
-    if ORDER == "worker" and INTEGRATION == "otel" and pool == "threads":
+    ``worker_process_init`` (its docs' way) is set up only where that signal is sent, in prefork
+    children and the solo pool."""
+    if ORDER == "worker" and INTEGRATION == "otel" and pool not in ("prefork", "solo"):
         return None
     return INTEGRATION or None
 

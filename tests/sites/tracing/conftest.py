@@ -16,6 +16,9 @@ TELEMETRY = str(services.SITES.parents[1] / f".telemetry-{services.RUN_ID}-{TRAC
 
 
 def pytest_configure(config):
+    if not TRACING.endswith(("-before", "-after")):
+        raise pytest.UsageError(f"SITE_TRACING={TRACING}: the tracing site traces the client too, "
+                                f"so its integration is set up in settings (-before or -after)")
     services.setup_django(SITE_DB=DATABASE, SITE_TRACING=TRACING, SITE_TELEMETRY_FILE=TELEMETRY)
 
 
