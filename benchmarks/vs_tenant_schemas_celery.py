@@ -46,7 +46,7 @@ RESULTS = HERE / "TENANT_SCHEMAS_CELERY.md"
 
 
 def setup_site() -> None:
-    os.environ.update(SITE_DB=DATABASE, SITE_BROKER=BROKER,
+    os.environ.update(SITE_DB=DATABASE, SITE_BROKER=BROKER, SITE_RESULTS=BROKER,
                       DJANGO_SETTINGS_MODULE="project.settings")
     import django
     from django.core.management import call_command
@@ -71,8 +71,9 @@ class Implementation:
     def __init__(self, name: str) -> None:
         self.name = name
         self.queue = f"omnitenant-bench-{services.RUN_ID}-{'ours' if name == OURS else 'tsc'}"
-        env = {"SITE_DB": DATABASE, "SITE_BROKER": BROKER, "SITE_QUEUE": self.queue,
-               "SITE_CONN_MAX_AGE": "60", "DJANGO_SETTINGS_MODULE": "project.settings",
+        env = {"SITE_DB": DATABASE, "SITE_BROKER": BROKER, "SITE_RESULTS": BROKER,
+               "SITE_QUEUE": self.queue, "SITE_CONN_MAX_AGE": "60",
+               "DJANGO_SETTINGS_MODULE": "project.settings",
                "PYTHONPATH": os.pathsep.join([str(SITE), str(SITE.parent)])}
         if name == THEIRS:
             env.update(SITE_CELERY="tenant-schemas-celery", SITE_PATCH="none")

@@ -8,7 +8,7 @@ subprocess), ``TenantWorker`` (the project's app, on a queue of its own),
 """
 
 from .helpers import TenantWorker, in_tenant, run_in_tenant
-from .worker import CeleryWorker, WorkerError, wait_for
+from .worker import CeleryWorker, WorkerError, delete_queue, wait_for
 
-__all__ = ["CeleryWorker", "TenantWorker", "WorkerError", "in_tenant", "run_in_tenant",
-           "wait_for"]
+__all__ = ["CeleryWorker", "TenantWorker", "WorkerError", "delete_queue", "in_tenant",
+           "run_in_tenant", "wait_for"]

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Optional
 
 from ..celery_compat import set_default_queue
-from .worker import CeleryWorker
+from .worker import CeleryWorker, delete_queue
 
 
 @contextmanager
@@ -55,6 +55,7 @@ class TenantWorker:
         self.app_path = app
         self.app = find_app(app)
         self.queue = queue or f"omnitenant-test-{uuid.uuid4().hex[:12]}"
+        self._own_queue = queue is None  # deleted from the broker at stop()
         conf = self.app.conf
         environment = {
             "OMNITENANT_TESTING_APP": app,
@@ -83,6 +84,8 @@ class TenantWorker:
     def stop(self) -> None:
         self.worker.stop()
         set_default_queue(self.app, self._default_queue)
+        if self._own_queue:
+            delete_queue(self.app, self.queue)
 
     def run(self, task: Any, tenant: Any, *args: Any, timeout: float = 30, **kwargs: Any) -> Any:
         """Queue ``task`` (a task, a signature or a registered name) for ``tenant``; its result."""

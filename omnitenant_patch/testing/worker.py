@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -135,3 +136,18 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30, what: str = "con
         if time.monotonic() >= deadline:
             raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(interval)
+
+
+def delete_queue(app: Any, queue: str) -> None:
+    """Delete ``queue`` and what it still holds from ``app``'s broker, once nothing consumes it:
+    RabbitMQ keeps a durable queue after its last worker stops, Redis its list. A broker that
+    cannot be reached (a test stopped it) keeps it, with a warning in the log."""
+    try:
+        with app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1)
+            channel = connection.default_channel
+            channel.queue_delete(queue)
+            if connection.transport.driver_type != "amqp":  # kombu's virtual transports
+                channel.queue_purge(queue)  # deletes only the bindings this process declared
+    except Exception as exc:  # the broker is gone: there is nothing to delete it from
+        logging.getLogger(__name__).warning("queue %r is left on the broker: %s", queue, exc)

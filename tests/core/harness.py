@@ -20,7 +20,7 @@ from typing import Dict, Optional
 
 import pytest
 
-from omnitenant_patch.testing import CeleryWorker, WorkerError, wait_for
+from omnitenant_patch.testing import CeleryWorker, WorkerError, delete_queue, wait_for
 
 TESTS_DIR = Path(__file__).resolve().parent
 ROOT = TESTS_DIR.parents[1]
@@ -141,6 +141,7 @@ class Worker:
 
     def stop(self) -> None:
         self.process.stop()
+        delete_queue(self.app, self.queue)
 
     def start_beat(self) -> subprocess.Popen:
         """A real `celery beat` next to the worker, publishing to the worker's queue."""

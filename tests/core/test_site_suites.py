@@ -28,6 +28,10 @@ SUITES = {
     "omnitenant-mixed-patches": ("omnitenant", ["django_omnitenant"],
                                  {"SITE_ISOLATION": "mixed", "SITE_PATCH": "patches"}),
     "django-tenants": ("django_tenants", ["django_tenants"], {}),
+    "django-tenants-on-rabbitmq": ("django_tenants", ["django_tenants"],
+                                   {"SITE_TRANSPORT": "rabbitmq"}),
+    "omnitenant-mixed-on-rabbitmq": ("omnitenant", ["django_omnitenant"],
+                                     {"SITE_ISOLATION": "mixed", "SITE_TRANSPORT": "rabbitmq"}),
     "django-tenants-on-tenant-schemas-celery": (
         "django_tenants", ["django_tenants", "tenant_schemas_celery"],
         {"SITE_CELERY": "tenant-schemas-celery"}),

@@ -61,3 +61,53 @@ def test_without_the_app_setting_the_fixture_says_what_to_set(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*omnitenant_celery_app*"])
+
+
+@pytest.mark.parametrize("broker", ["amqp", "redis"])
+def test_delete_queue_takes_a_stopped_workers_queue_and_its_messages_off_the_broker(broker,
+                                                                                  tmp_path):
+    from celery import Celery
+
+    from omnitenant_patch.testing import delete_queue
+
+    harness.require(broker)
+    app = Celery("kit-queues", broker=harness.broker_url(broker, tmp_path), set_as_current=False)
+    queue = f"omnitenant-{harness.RUN_ID}-kit-{broker}"
+    with app.connection_for_write() as connection:
+        connection.SimpleQueue(queue).put({"left": "behind"})
+    with app.connection_for_write() as connection:  # a passive declare: is it there, how full
+        assert connection.default_channel.queue_declare(queue, passive=True).message_count == 1
+    delete_queue(app, queue)
+    with app.connection_for_write() as connection:
+        with pytest.raises(connection.channel_errors, match="404"):
+            connection.default_channel.queue_declare(queue, passive=True)
+
+
+def test_delete_queue_leaves_a_broker_it_cannot_reach_with_a_warning(caplog):
+    from celery import Celery
+
+    from omnitenant_patch.testing import delete_queue
+
+    app = Celery("kit-gone", broker="amqp://guest:guest@127.0.0.1:9//", set_as_current=False)
+    delete_queue(app, "omnitenant-nowhere")
+    assert "'omnitenant-nowhere' is left on the broker" in caplog.text
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["its-own-queue", "a-queue-you-named"])
+def test_tenant_worker_deletes_the_queue_it_made_up_at_stop_and_never_yours(named):
+    from omnitenant_patch.testing import TenantWorker
+
+    kit = TenantWorker("testproj.celery_app", queue=f"omnitenant-{harness.RUN_ID}-named"
+                       if named else None)
+    with kit.app.connection_for_write() as connection:
+        connection.SimpleQueue(kit.queue).put({"queued": "before stop"})
+    kit.stop()  # never started: stop() still tidies up
+    with kit.app.connection_for_write() as connection:
+        channel = connection.default_channel
+        try:
+            left = channel.queue_declare(kit.queue, passive=True).message_count
+        except connection.channel_errors:  # RabbitMQ, Redis: the queue is gone
+            left = 0
+        if named:
+            channel.queue_purge(kit.queue)
+    assert left == (1 if named else 0)

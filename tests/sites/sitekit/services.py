@@ -13,12 +13,16 @@ SITES = Path(__file__).resolve().parents[1]
 RUN_ID = os.environ.get("OMNITENANT_SITE_RUN") or uuid.uuid4().hex[:8]
 REDIS_DB = int(os.environ.get("OMNITENANT_TEST_REDIS_DB", "7"))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-SERVICES = {"redis": ("127.0.0.1", 6379), "postgres": ("127.0.0.1", 5432)}
+SERVICES = {"redis": ("127.0.0.1", 6379), "postgres": ("127.0.0.1", 5432),
+            "rabbitmq": ("127.0.0.1", 5672)}
+#: The workers' broker: SITE_TRANSPORT=rabbitmq or redis (the default). Results are in Redis.
+TRANSPORT = os.environ.get("SITE_TRANSPORT", "redis")
 
 
 def require(*services: str) -> None:
-    """Skip (fail under CI=true) when one of ``services`` is not reachable."""
-    for service in services:
+    """Skip (fail under CI=true) when one of ``services``, or the run's broker, is not
+    reachable."""
+    for service in (*services, TRANSPORT):
         try:
             with socket.create_connection(SERVICES[service], timeout=1):
                 continue
@@ -34,7 +38,8 @@ def require(*services: str) -> None:
 def setup_django(**env: str) -> None:
     """Configure Django with the site's settings (``project.settings``) and the SITE_*
     variables ``env``, and import its Celery app (the one shared tasks bind to here)."""
-    os.environ.update(env, DJANGO_SETTINGS_MODULE="project.settings", SITE_BROKER=BROKER)
+    os.environ.update(env, DJANGO_SETTINGS_MODULE="project.settings", SITE_BROKER=BROKER,
+                      SITE_RESULTS=RESULTS)
     import django
 
     django.setup()
@@ -42,7 +47,8 @@ def setup_django(**env: str) -> None:
 
 
 #: The broker and result backend of every site's workers, and of the site's own app here.
-BROKER = f"redis://127.0.0.1:6379/{REDIS_DB}"
+RESULTS = f"redis://127.0.0.1:6379/{REDIS_DB}"
+BROKER = {"redis": RESULTS, "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//"}[TRANSPORT]
 
 #: Every database this run makes starts so; drop_databases(DATABASE_PREFIX) removes them all.
 DATABASE_PREFIX = f"ot_{RUN_ID}_"

@@ -1,5 +1,6 @@
 """What every site's settings share, read from SITE_* variables so that the test process and
-each `celery worker` read the same: a throwaway secret, the database, Celery on Redis."""
+each `celery worker` read the same: a throwaway secret, the database, Celery on Redis (or
+RabbitMQ, results in Redis)."""
 
 import os
 
@@ -11,7 +12,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ROOT_URLCONF = "project.urls"
 
 CELERY_BROKER_URL = os.environ.get("SITE_BROKER", "memory://")
-CELERY_RESULT_BACKEND = os.environ.get("SITE_BROKER", "cache+memory://")
+CELERY_RESULT_BACKEND = os.environ.get("SITE_RESULTS", "cache+memory://")
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("SITE_QUEUE", "celery")
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -11,9 +11,9 @@ from typing import Any, Callable, ContextManager, Dict, Iterator, List, Optional
 
 import pytest
 
-from omnitenant_patch.testing import CeleryWorker, WorkerError
+from omnitenant_patch.testing import CeleryWorker, WorkerError, delete_queue
 
-from .services import BROKER, RUN_ID
+from .services import BROKER, RESULTS, RUN_ID
 
 
 @dataclass
@@ -82,15 +82,14 @@ class SiteWorker:
         self.pool = pool
         self.name = f"{pool}-age{conn_max_age}"
         self.queue = f"omnitenant-{RUN_ID}-{site.name}-{self.name}"
-        broker = BROKER
-        env = dict(site.env, SITE_QUEUE=self.queue, SITE_BROKER=broker,
+        env = dict(site.env, SITE_QUEUE=self.queue, SITE_BROKER=BROKER, SITE_RESULTS=RESULTS,
                    SITE_CONN_MAX_AGE=conn_max_age,
                    PYTHONPATH=os.pathsep.join([str(site.directory),
                                                str(site.directory.parent)]))
         self.process = CeleryWorker("project.celery_app", queue=self.queue, pool=pool,
                                     concurrency=2, env=env, cwd=str(site.directory))
         self.app = Celery(f"client-{self.name}", set_as_current=False)
-        self.app.conf.update(broker_url=broker, result_backend=broker,
+        self.app.conf.update(broker_url=BROKER, result_backend=RESULTS,
                              task_default_queue=self.queue, accept_content=["json"])
         importlib.import_module(site.tasks)  # shared tasks: registered on this app too
 
@@ -103,6 +102,7 @@ class SiteWorker:
 
     def stop(self) -> None:
         self.process.stop()
+        delete_queue(self.app, self.queue)
 
     def task(self, name: str) -> Any:
         return self.app.tasks[name]

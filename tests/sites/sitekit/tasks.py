@@ -104,7 +104,7 @@ def _redis():
 
         import redis
 
-        _client.append(redis.Redis.from_url(os.environ["SITE_BROKER"]))
+        _client.append(redis.Redis.from_url(os.environ["SITE_RESULTS"]))
     return _client[0]
 
 
