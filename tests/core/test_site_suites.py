@@ -20,6 +20,9 @@ SITES = Path(__file__).resolve().parents[1] / "sites"
 
 TRACERS = {"sentry": "sentry_sdk", "otel": "opentelemetry.instrumentation.celery",
            "ddtrace": "ddtrace"}
+# A site run again on another broker or under a tracer: prefork and solo, persistent and closed
+# connections (every pool runs in the site's own suite), to keep CI within its time.
+FEWER_POOLS = "prefork-60,solo-0"
 
 # suite id -> (site directory, the modules it needs, its SITE_* settings)
 SUITES = {
@@ -29,9 +32,10 @@ SUITES = {
                                  {"SITE_ISOLATION": "mixed", "SITE_PATCH": "patches"}),
     "django-tenants": ("django_tenants", ["django_tenants"], {}),
     "django-tenants-on-rabbitmq": ("django_tenants", ["django_tenants"],
-                                   {"SITE_TRANSPORT": "rabbitmq"}),
+                                   {"SITE_TRANSPORT": "rabbitmq", "SITE_POOLS": FEWER_POOLS}),
     "omnitenant-mixed-on-rabbitmq": ("omnitenant", ["django_omnitenant"],
-                                     {"SITE_ISOLATION": "mixed", "SITE_TRANSPORT": "rabbitmq"}),
+                                     {"SITE_ISOLATION": "mixed", "SITE_TRANSPORT": "rabbitmq",
+                                      "SITE_POOLS": FEWER_POOLS}),
     "django-tenants-on-tenant-schemas-celery": (
         "django_tenants", ["django_tenants", "tenant_schemas_celery"],
         {"SITE_CELERY": "tenant-schemas-celery"}),
@@ -56,7 +60,8 @@ LIBRARIES = {"omnitenant-mixed": ("omnitenant", ["django_omnitenant"], {"SITE_IS
 SUITES.update({
     f"{library}+{tracing}": (LIBRARIES[library][0],
                              [*LIBRARIES[library][1], TRACERS[tracing.partition("-")[0]]],
-                             dict(LIBRARIES[library][2], SITE_TRACING=tracing))
+                             dict(LIBRARIES[library][2], SITE_TRACING=tracing,
+                                  SITE_POOLS=FEWER_POOLS))
     for library, tracings in TRACED.items() for tracing in tracings
 })
 
