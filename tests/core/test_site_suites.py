@@ -24,18 +24,25 @@ TRACERS = {"sentry": "sentry_sdk", "otel": "opentelemetry.instrumentation.celery
 # connections (every pool runs in the site's own suite), to keep CI within its time.
 FEWER_POOLS = "prefork-60,solo-0"
 
+
+def _rerun(suite, modules=(), pools=None, **settings: str):
+    """A suite (directory, modules, settings) again with more ``settings`` and the ``modules``
+    they need; ``pools``: SITE_POOLS."""
+    directory, needs, base = suite
+    if pools:
+        settings["SITE_POOLS"] = pools
+    return directory, [*needs, *modules], dict(base, **settings)
+
+
+# Mixed django-omnitenant runs with its PATCHES entry and, with the one line, in the reruns.
+MIXED = ("omnitenant", ["django_omnitenant"], {"SITE_ISOLATION": "mixed"})
+
 # suite id -> (site directory, the modules it needs, its SITE_* settings)
 SUITES = {
     "omnitenant-schema": ("omnitenant", ["django_omnitenant"], {"SITE_ISOLATION": "schema"}),
     "omnitenant-database": ("omnitenant", ["django_omnitenant"], {"SITE_ISOLATION": "database"}),
-    "omnitenant-mixed-patches": ("omnitenant", ["django_omnitenant"],
-                                 {"SITE_ISOLATION": "mixed", "SITE_PATCH": "patches"}),
+    "omnitenant-mixed-patches": _rerun(MIXED, SITE_PATCH="patches"),
     "django-tenants": ("django_tenants", ["django_tenants"], {}),
-    "django-tenants-on-rabbitmq": ("django_tenants", ["django_tenants"],
-                                   {"SITE_TRANSPORT": "rabbitmq", "SITE_POOLS": FEWER_POOLS}),
-    "omnitenant-mixed-on-rabbitmq": ("omnitenant", ["django_omnitenant"],
-                                     {"SITE_ISOLATION": "mixed", "SITE_TRANSPORT": "rabbitmq",
-                                      "SITE_POOLS": FEWER_POOLS}),
     "django-tenants-on-tenant-schemas-celery": (
         "django_tenants", ["django_tenants", "tenant_schemas_celery"],
         {"SITE_CELERY": "tenant-schemas-celery"}),
@@ -45,6 +52,7 @@ SUITES = {
                                                                f"{integration}-{order}"})
        for integration, module in TRACERS.items() for order in ("before", "after")},
 }
+LIBRARIES = {**SUITES, "omnitenant-mixed": MIXED}
 
 # Each library's site again under every tracer, which wraps the same Celery methods: initialised
 # before or after the one line in settings, or in the worker signal its docs show. Each order of
@@ -55,13 +63,14 @@ TRACED = {
     "multitenant": ["sentry-after", "otel-worker", "ddtrace-before"],
     "omnitenant-mixed": ["sentry-worker", "otel-after", "ddtrace-before"],
 }
-LIBRARIES = {"omnitenant-mixed": ("omnitenant", ["django_omnitenant"], {"SITE_ISOLATION": "mixed"}),
-             **SUITES}
 SUITES.update({
-    f"{library}+{tracing}": (LIBRARIES[library][0],
-                             [*LIBRARIES[library][1], TRACERS[tracing.partition("-")[0]]],
-                             dict(LIBRARIES[library][2], SITE_TRACING=tracing,
-                                  SITE_POOLS=FEWER_POOLS))
+    f"{library}-on-rabbitmq": _rerun(LIBRARIES[library], pools=FEWER_POOLS,
+                                     SITE_TRANSPORT="rabbitmq")
+    for library in ("django-tenants", "omnitenant-mixed")
+})
+SUITES.update({
+    f"{library}+{tracing}": _rerun(LIBRARIES[library], [TRACERS[tracing.partition("-")[0]]],
+                                   pools=FEWER_POOLS, SITE_TRACING=tracing)
     for library, tracings in TRACED.items() for tracing in tracings
 })
 

@@ -26,22 +26,11 @@ PATCHED = os.environ.get("SITE_PATCH") != "none"
 
 
 def tracing(when):
-    """SITE_TRACING="<sentry|otel|ddtrace>-<before|after|worker>": a tracing integration that
-    wraps the same Celery methods as the patch, initialised in settings ``when`` ("before" or
-    "after") the one line, or in the worker's signal its docs show: ``worker_process_init`` for
-    OpenTelemetry (prefork children and solo), ``celeryd_init`` for the others. Any site can
-    run one.
-    """
+    """SITE_TRACING's integration, if it is set up ``when`` ("before" or "after") the one line
+    (see sitekit.telemetry). Any site can run one."""
     from sitekit import telemetry
 
-    integration, order = telemetry.INTEGRATION, telemetry.ORDER
-    if integration and order == when:
-        telemetry.init(integration)
-    elif integration and order == "worker" and when == "after":
-        from celery import signals
-
-        signal = signals.worker_process_init if integration == "otel" else signals.celeryd_init
-        signal.connect(lambda **_: telemetry.init(integration), weak=False)
+    telemetry.set_up(when)
 
 
 def database(engine, default_name):

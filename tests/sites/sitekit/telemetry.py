@@ -6,7 +6,7 @@ import os
 from contextlib import contextmanager
 
 CAPTURE = os.environ.get("SITE_TELEMETRY_FILE", os.devnull)
-#: SITE_TRACING="<sentry|otel|ddtrace>-<before|after|worker>" (see sitekit.settings.tracing)
+#: SITE_TRACING="<sentry|otel|ddtrace>-<before|after|worker>" (see set_up)
 INTEGRATION, _, ORDER = os.environ.get("SITE_TRACING", "").partition("-")
 
 
@@ -17,6 +17,23 @@ def _write(record):
 
 def init(integration):
     {"sentry": _sentry, "otel": _otel, "ddtrace": _ddtrace}[integration]()
+
+
+#: The worker signal each integration's docs set it up in (order "worker"): prefork children
+#: and the solo pool send ``worker_process_init``, every worker ``celeryd_init``.
+WORKER_SIGNAL = {"otel": "worker_process_init", "sentry": "celeryd_init", "ddtrace": "celeryd_init"}
+
+
+def set_up(when):
+    """In a site's settings, ``when`` ("before" or "after") the one line: initialise SITE_TRACING's
+    integration if that is its order; order "worker" connects it to its worker signal instead."""
+    if INTEGRATION and ORDER == when:
+        init(INTEGRATION)
+    elif INTEGRATION and ORDER == "worker" and when == "after":
+        from celery import signals
+
+        getattr(signals, WORKER_SIGNAL[INTEGRATION]).connect(
+            lambda **_: init(INTEGRATION), weak=False)
 
 
 def _sentry():
@@ -115,10 +132,10 @@ def tracing_now():
 
 
 def expected_in_task(pool):
-    """What ``tracing_now()`` says inside a task on a worker of ``pool``: OpenTelemetry set up in
-    ``worker_process_init`` (its docs' way) is set up only where that signal is sent, in prefork
-    children and the solo pool."""
-    if ORDER == "worker" and INTEGRATION == "otel" and pool not in ("prefork", "solo"):
+    """What ``tracing_now()`` says inside a task on a worker of ``pool``: an integration set up in
+    ``worker_process_init`` is set up only where that signal is sent."""
+    if (ORDER == "worker" and WORKER_SIGNAL.get(INTEGRATION) == "worker_process_init"
+            and pool not in ("prefork", "solo")):
         return None
     return INTEGRATION or None
 
