@@ -10,7 +10,7 @@ class OmnitenantPatchConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the system checks)
-        from .conf import get_config
+        from .conf import get_config, patches_celery
         from .exceptions import ImproperlyConfigured
         from .install import patch_celery
         from .lookup import watch_tenant_model
@@ -22,13 +22,3 @@ class OmnitenantPatchConfig(AppConfig):
         except ImproperlyConfigured:
             pass  # reported by the system checks, with a hint
 
-
-#: The ``PATCHES`` entry that patches Celery, in django-omnitenant's list form.
-PATCH_MODULE = "omnitenant_patch.patches.celery"
-
-
-def patches_celery(patches: object) -> bool:
-    """True when ``OMNITENANT_CONFIG["PATCHES"]`` asks for the patch, in either form."""
-    if isinstance(patches, dict):
-        return bool(patches.get("celery"))
-    return isinstance(patches, (list, tuple)) and PATCH_MODULE in patches

@@ -26,8 +26,7 @@ from typing import Any, List
 
 from django.core import checks
 
-from .apps import PATCH_MODULE
-from .conf import OBSOLETE, get_config, given_keys, problems, user_settings
+from .conf import OBSOLETE, PATCH_MODULE, get_config, given_keys, problems, user_settings
 from .exceptions import ImproperlyConfigured, UnsupportedCeleryVersion
 
 MIDDLEWARE = "omnitenant_patch.middleware.TenantMiddleware"

@@ -64,6 +64,18 @@ def _resolver(value: Any) -> bool:
     return callable(value) or _text(value)
 
 
+#: The ``PATCHES`` entry that patches Celery, in django-omnitenant's list form.
+PATCH_MODULE = "omnitenant_patch.patches.celery"
+
+
+def patches_celery(patches: object) -> bool:
+    """True when ``OMNITENANT_CONFIG["PATCHES"]`` asks for the patch, in either form: ``{"celery":
+    True}``, or django-omnitenant's list of modules it imports, naming ``PATCH_MODULE``."""
+    if isinstance(patches, dict):
+        return bool(patches.get("celery"))
+    return isinstance(patches, (list, tuple)) and PATCH_MODULE in patches
+
+
 def _patches(value: Any) -> bool:
     if isinstance(value, dict):
         return all(isinstance(k, str) and isinstance(v, bool) for k, v in value.items())

@@ -341,7 +341,7 @@ def run_scenarios() -> List[Row]:
 def _chord_in_context(chord: Any, tasks: Any) -> Any:
     from demosite.models import Tenant
 
-    from omnitenant_patch import TenantContext
+    from .context import TenantContext
 
     with TenantContext.use_tenant(Tenant.objects.get(slug="acme")):
         result = chord([tasks.report.s(f"chord part {i}") for i in range(3)],

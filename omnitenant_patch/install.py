@@ -52,6 +52,8 @@ if DjangoTask is not None:  # Celery >= 5.4
         (DjangoTask, "apply_async_on_commit", publish.apply_async_on_commit),
         (DjangoTask, "delay_on_commit", publish.delay_on_commit),
     ]
+#: What a tenancy library's own task class gets for an attribute ``TenantBackend.displaces`` names.
+_TASK_REPLACEMENTS = {name: replacement for owner, name, replacement in PATCHES if owner is Task}
 
 
 def on_worker_start(**_: Any) -> None:
@@ -137,6 +139,7 @@ def unpatch_celery() -> None:
         STATE.detached.clear()
         STATE.overrides = {}
         STATE.installed = False
+        STATE.adopt = None
         STATE.forget()
 
 
@@ -161,8 +164,8 @@ _ABSENT = object()
 def adopt(backend: Any) -> None:
     """Add the backend's entries to the patch table (its library's own Celery integration)."""
     with STATE.lock:
-        for owner, name, replacement in backend.displaces():
-            _put(owner, name, replacement)
+        for owner, name in backend.displaces():
+            _put(owner, name, _TASK_REPLACEMENTS[name])
         for signal_name, uid in backend.displaced_receivers():
             receiver = detach_receiver(getattr(signals, signal_name), uid)
             if receiver is not None:
@@ -170,6 +173,7 @@ def adopt(backend: Any) -> None:
 
 
 def _install() -> None:
+    STATE.adopt = adopt
     for owner, name, replacement in PATCHES:
         _put(owner, name, replacement)
         _look_like(replacement, STATE.displaced.get((owner, name), _ABSENT))

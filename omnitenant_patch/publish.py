@@ -28,9 +28,9 @@ from .celery_compat import django_task_class, registered_task
 from .conf import get_config
 from .exceptions import TenantRequired
 from .ids import OPTION, takes_tenant_kwarg, tenant_id_of, without_option
+from .scope import current_scope, is_tenant_agnostic
 from .signing import sign, signature_header
 from .state import STATE
-from .worker import current_scope, is_tenant_agnostic
 
 _MISSING = object()
 DjangoTask = django_task_class()

@@ -10,7 +10,7 @@ it was read from (``watch()`` adds the ones a backend reads), and on nothing els
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Dict, Set, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Set, Tuple
 
 if TYPE_CHECKING:
     from .backends.base import TenantBackend
@@ -31,6 +31,9 @@ class State:
         self.replacements: Dict[Tuple[type, str], Any] = {}  # what we put there
         self.detached: Dict[Tuple[str, str], Any] = {}  # others' receivers set aside: (signal, uid)
         self.celery_call: Any = None  # Celery's own Task.__call__, behind any stack protection
+        # install's hook, called with a backend resolved while the patch is installed: its
+        # library's own Celery integration joins the patch table (backends know nothing above)
+        self.adopt: Optional[Callable[[Any], None]] = None
         # resolved from settings; dropped by forget()
         self.config: Config | None = None
         self.backend: TenantBackend | None = None

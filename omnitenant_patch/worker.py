@@ -3,7 +3,7 @@
 ``task_prerun`` opens the task's scope: it reads the tenant header, looks the
 tenant up in the shared store and enters it through the backend; ``task_postrun``
 leaves it. The tracer publishes chain steps, callbacks and chord bodies between the
-two, so they inherit the tenant (``publish`` reads ``current_scope``). The prerun
+two, so they inherit the tenant (``publish`` reads ``scope.current_scope``). The prerun
 receiver runs after Celery's Django fixup, which closes the database connections
 in its own (``celery_compat.connect_last``), so the tenant is entered on the
 connection the body will use.
@@ -15,7 +15,6 @@ retries or is rejected by ``ON_MISSING_TENANT``, and its body never runs.
 
 from __future__ import annotations
 
-import contextvars
 from typing import Any, Optional, Tuple
 
 from celery.exceptions import Reject
@@ -26,34 +25,10 @@ from .conf import get_config
 from .exceptions import TenantNotFound, TenantRequired, TenantSignatureError
 from .ids import OPTION, takes_tenant_kwarg, tenant_id_of, valid_header_value, without_option
 from .lookup import lookup_tenant
+from .scope import Scope, current_scope, is_tenant_agnostic
 from .signing import signature_header, verify
 from .state import STATE
 from .telemetry import tag_tenant
-
-#: The scope of the task between its task_prerun and task_postrun in this context: what
-#: Celery publishes on its behalf (retry, chain, callbacks) inherits its tenant.
-current_scope: contextvars.ContextVar[Optional[Scope]] = contextvars.ContextVar(
-    "omnitenant_current_scope", default=None
-)
-
-
-class Scope:
-    """A task's tenant, from its task_prerun to its task_postrun, and how to leave it."""
-
-    __slots__ = ("task", "task_id", "request", "tenant_id", "error", "backend", "token",
-                 "entered", "in_body", "outer")
-
-    def __init__(self, task: Any, task_id: Any, request: Any) -> None:
-        self.task = task
-        self.task_id = task_id
-        self.request = request
-        self.tenant_id: Optional[str] = None
-        self.error: Optional[BaseException] = None
-        self.backend: Any = None
-        self.token: Any = None
-        self.entered = False
-        self.in_body = False
-        self.outer: Any = current_scope.set(self)
 
 
 def open_scope(task: Any, request: Any, task_id: Any) -> Scope:
@@ -120,12 +95,6 @@ def _foreign_tenant_id(request: Any, header: str) -> Any:
         if value is not None:
             return backend.foreign_tenant_id(foreign, value), foreign
     return None, header
-
-
-def is_tenant_agnostic(task: Any, name: Optional[str] = None) -> bool:
-    """Celery's own tasks, and tasks marked ``tenant_agnostic``, may run with no tenant."""
-    name = name or getattr(task, "name", None) or ""
-    return name.startswith("celery.") or bool(getattr(task, "tenant_agnostic", False))
 
 
 def refuse(task: Any, request: Any, error: BaseException) -> Any:

@@ -41,10 +41,8 @@ def active_backend() -> TenantBackend:
         backend = cls()
         STATE.watch(*cls.settings)
         STATE.backend = backend
-        if STATE.installed:
-            from ..install import adopt
-
-            adopt(backend)
+        if STATE.installed and STATE.adopt is not None:
+            STATE.adopt(backend)
     return backend
 
 

@@ -94,9 +94,9 @@ class TenantBackend:
         model = self.tenant_model()
         return [] if model is None else model._default_manager.all()
 
-    def displaces(self) -> List[Tuple[type, str, Any]]:
-        """More (owner, attribute, replacement) for the patch table: the library's own Celery
-        integration, neutralised while the patch is installed."""
+    def displaces(self) -> List[Tuple[type, str]]:
+        """Attributes of the library's own Celery task class, ``(owner, name)``, that are the
+        patch's while it is installed: each gets what Celery's ``Task.<name>`` gets."""
         return []
 
     def displaced_receivers(self) -> List[Tuple[str, str]]:

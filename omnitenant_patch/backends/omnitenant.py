@@ -110,7 +110,7 @@ class OmnitenantBackend(TenantBackend):
     def describe(self) -> str:
         return f"{self.tenant_model()._meta.label} (django-omnitenant)"
 
-    def displaces(self) -> List[Tuple[type, str, Any]]:
+    def displaces(self) -> List[Tuple[type, str]]:
         """django-omnitenant's ``TenantAwareTask`` (set as ``Celery.Task`` by its bootstrap) looks
         the tenant up again, on the tenant's connection, and misses what ours does: while the patch
         is installed its ``__call__`` and ``apply_async`` are ours."""
@@ -118,10 +118,7 @@ class OmnitenantBackend(TenantBackend):
         task_class = getattr(module, "TenantAwareTask", None)
         if task_class is None:
             return []
-        from ..publish import apply_async
-        from ..worker import call
-
-        return [(task_class, "__call__", call), (task_class, "apply_async", apply_async)]
+        return [(task_class, "__call__"), (task_class, "apply_async")]
 
     @contextmanager
     def _shared(self) -> Iterator[None]:

@@ -51,8 +51,8 @@ def test_use_tenant_none_leaves_the_schema_and_the_database(site):
 def test_the_patches_list_form_is_accepted_and_the_dict_form_is_reported(site):
     from django.conf import settings
 
-    from omnitenant_patch.apps import patches_celery
     from omnitenant_patch.checks import check_patches_form
+    from omnitenant_patch.conf import patches_celery
 
     assert patches_celery(["omnitenant_patch.patches.celery"])
     assert is_patched()
