@@ -9,7 +9,7 @@
 - ``omnitenant.W002`` a task class overrides ``apply_async``/``__call__`` without ``super()``
 - ``omnitenant.W003`` the app is installed but Celery is not patched
 - ``omnitenant.W004`` ``PATCHES`` in the dict form where django-omnitenant needs the list form
-- ``omnitenant.W005`` ``TenantMiddleware`` with the built-in backend reads no tenant from requests
+- ``omnitenant.W005`` ``TenantMiddleware`` resolves requests itself but reads no tenant from them
   (the header resolver is no longer the default; it needs ``TRUSTED_HEADER``)
 - ``omnitenant.W006`` (``--deploy``) the header resolver trusts ``TRUSTED_HEADER``: only behind a
   proxy that overwrites it
@@ -162,7 +162,6 @@ def check_request_resolution(app_configs: Any = None, **_: Any) -> List[checks.C
     from django.conf import settings
 
     from .backends import active_backend
-    from .backends.builtin import BuiltinBackend
 
     middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
     if MIDDLEWARE not in middleware:
@@ -172,7 +171,7 @@ def check_request_resolution(app_configs: Any = None, **_: Any) -> List[checks.C
     except ImproperlyConfigured:
         return []
     given = given_keys(user_settings())
-    if not isinstance(backend, BuiltinBackend):
+    if backend.resolves_requests:
         messages: List[checks.CheckMessage] = []
         if "MIDDLEWARE.RESOLVER" in given and config.resolver != "auto":
             messages.append(checks.Warning(

@@ -130,9 +130,9 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("MIDDLEWARE.RESOLVER", "resolver", "auto",
             '`"auto"`, `"subdomain"`, `"header"`, or a dotted path to `callable(request)`',
             _resolver,
-            "built-in backend: where `TenantMiddleware` finds the request's tenant; `auto`: a "
-            "tenant an earlier middleware set on `request.tenant`, else none (a tenancy "
-            "library's middleware always decides for it)"),
+            "where `TenantMiddleware` finds the request's tenant (built-in or custom backend); "
+            "`auto`: a tenant an earlier middleware set on `request.tenant`, else none (a "
+            "tenancy library's middleware always decides for it)"),
     Setting("MIDDLEWARE.TRUSTED_HEADER", "trusted_header", None,
             'an HTTP header name, e.g. `"X-Tenant-ID"`, or `None`', _optional(_text),
             'the request header a proxy you trust sets (overwriting any a client sent); the '

@@ -7,7 +7,8 @@ django-tenants' ``TenantMainMiddleware``, django-pgschemas' routing, a project's
 django-multitenant middleware), this middleware comes after it and defers to it: the
 library's tenant is the one AUTO_CAPTURE sees; nothing is resolved a second time.
 
-With the built-in backend, ``MIDDLEWARE["RESOLVER"]`` says where the tenant comes from, and
+Otherwise (the built-in backend, or your own ``TenantBackend`` whose ``resolves_requests`` is
+false), ``MIDDLEWARE["RESOLVER"]`` says where the tenant comes from, and
 never from something a client chooses unless the site says a proxy it trusts sets it:
 ``"subdomain"`` (hosts under ``SUBDOMAIN_BASE`` only), ``"header"`` (only the header named by
 ``TRUSTED_HEADER``), or a dotted path to ``callable(request)``. ``"auto"`` (default) takes a
@@ -31,7 +32,6 @@ from django.http import Http404
 from django.utils.module_loading import import_string
 
 from .backends import active_backend
-from .backends.builtin import BuiltinBackend
 from .conf import get_config
 from .exceptions import ImproperlyConfigured, TenantNotFound
 from .ids import tenant_id_of
@@ -96,10 +96,10 @@ def _setting_callable(name: Any, key: str, what: str) -> Callable[..., Any]:
 
 
 def resolve_request_tenant(request: Any) -> Any:
-    """The tenant of a request: the library's, or what the built-in backend's resolver names
+    """The tenant of a request: the library's, or what ``RESOLVER`` names
     (``None`` for none); an unknown id follows ``ON_UNKNOWN``."""
     backend = active_backend()
-    if not isinstance(backend, BuiltinBackend):
+    if backend.resolves_requests:
         return backend.current()  # the library's middleware has resolved it already
     config = get_config()
     resolver = RESOLVERS.get(config.resolver) if isinstance(config.resolver, str) else None
@@ -149,7 +149,7 @@ class TenantMiddleware:
             return self.__acall__(request)
         backend = active_backend()
         tenant = self._admit(request, resolve_request_tenant(request))
-        if not isinstance(backend, BuiltinBackend):  # the library put it in force already
+        if backend.resolves_requests:  # the library put it in force already
             return self.get_response(request)
         with backend.use(tenant):
             return self.get_response(request)
@@ -157,7 +157,7 @@ class TenantMiddleware:
     async def __acall__(self, request: Any) -> Any:
         backend = active_backend()
         tenant = self._admit(request, await sync_to_async(resolve_request_tenant)(request))
-        if not isinstance(backend, BuiltinBackend):
+        if backend.resolves_requests:
             return await self.get_response(request)
         with backend.use(tenant):
             return await self.get_response(request)

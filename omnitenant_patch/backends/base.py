@@ -11,6 +11,9 @@ library is in use:
   tenants live (never through a tenant's connection), or ``TenantNotFound``;
 - ``id_of(tenant)`` / ``is_tenant(value)``: the id string of a tenant value;
 - ``is_available()``: whether the library is installed and configured here.
+
+Class attributes declare the rest (``resolves_requests``, ``middleware``, ``settings``,
+``foreign_headers``): the middleware, the checks and the worker ask them, never the type.
 """
 
 from __future__ import annotations
@@ -38,8 +41,13 @@ class TenantBackend:
     #: The tenant attribute that is its id, where ``id_of`` is just that (read inline on every
     #: publish that captures a tenant); ``None``: call ``id_of``.
     id_attribute: Optional[str] = None
-    #: Middleware of the library that puts the request's tenant in force (system check W001);
-    #: ``None`` where the library's docs have projects write their own.
+    #: True when the library's own request handling (its middleware, or the one its docs have
+    #: projects write) resolves each request's tenant and puts it in force: ``TenantMiddleware``
+    #: then defers to it. False: ``TenantMiddleware`` resolves the tenant (``RESOLVER``,
+    #: ``TRUSTED_HEADER``, ``AUTHORIZE``) and enters it through this backend.
+    resolves_requests: ClassVar[bool] = False
+    #: Middleware of the library that puts the request's tenant in force (system checks W001,
+    #: W008); ``None`` where the library's docs have projects write their own.
     middleware: ClassVar[Optional[Tuple[str, ...]]] = ()
 
     @classmethod

@@ -29,6 +29,7 @@ class DjangoTenantsBackend(TenantBackend):
     id_attribute = "schema_name"
     settings = ("TENANT_MODEL", "PUBLIC_SCHEMA_NAME", "DATABASES")
     foreign_headers = (SCHEMA_HEADER,)
+    resolves_requests = True
     middleware = (
         "django_tenants.middleware.main.TenantMainMiddleware",
         "django_tenants.middleware.TenantMainMiddleware",

@@ -23,6 +23,7 @@ class MultitenantBackend(TenantBackend):
 
     name = "django_multitenant"
     settings = ("TENANT_USE_ASGIREF",)
+    resolves_requests = True
     middleware = None  # its docs have projects write their own
 
     def __init__(self) -> None:

@@ -36,6 +36,7 @@ class OmnitenantBackend(TenantBackend):
     name = "django_omnitenant"
     id_attribute = "tenant_id"
     settings = ("OMNITENANT_CONFIG", "DATABASES")
+    resolves_requests = True
     middleware = ("django_omnitenant.middleware.TenantMiddleware",)
 
     def __init__(self) -> None:

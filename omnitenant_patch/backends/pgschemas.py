@@ -25,6 +25,7 @@ class PgSchemasBackend(TenantBackend):
     name = "django_pgschemas"
     id_attribute = "schema_name"
     settings = ("TENANTS", "DATABASES")
+    resolves_requests = True
     middleware = (
         "django_pgschemas.routing.middleware.DomainRoutingMiddleware",
         "django_pgschemas.routing.middleware.SessionRoutingMiddleware",

@@ -45,6 +45,9 @@ OMNITENANT_CONFIG = {
     "TENANT_ID_FIELD": "tenant_id",
     # The test site stands behind a proxy that sets X-Tenant-ID (and overwrites a client's).
     "MIDDLEWARE": {"RESOLVER": "header", "TRUSTED_HEADER": "X-Tenant-ID"},
+    # README's custom backend (tests/core/test_custom_backend.py), in a worker of its own.
+    **({"BACKEND": os.environ["OMNITENANT_TEST_BACKEND_PATH"]}
+       if os.environ.get("OMNITENANT_TEST_BACKEND_PATH") else {}),
     "CELERY": {
         "AUTO_CAPTURE": os.environ.get("OMNITENANT_TEST_AUTO_CAPTURE", "1") == "1",
         "HEADER": os.environ.get("OMNITENANT_TEST_HEADER", "tenant_id"),

@@ -214,3 +214,15 @@ def customer_slug():
     """The in-house backend's current customer (tests/test_custom_backend.py)."""
     tenant = TenantContext.get_tenant()
     return None if tenant is None else tenant.slug
+
+
+@shared_task(name="t.customer_orders")
+def customer_orders(label=None):
+    """The current customer's orders, as the in-house layer scopes every query: by the customer
+    in force (none: no rows)."""
+    from testproj.tenants.models import Order
+
+    customer = TenantContext.get_tenant()
+    rows = Order.objects.filter(customer=customer) if customer is not None else Order.objects.none()
+    return {"customer": None if customer is None else customer.slug, "label": label,
+            "orders": sorted(rows.values_list("text", flat=True))}

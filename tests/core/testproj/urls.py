@@ -17,8 +17,18 @@ def whoami(request):
                          "task_id": result.id})
 
 
+def customer_orders(request):
+    """Queue the customer's orders task (to the worker the test names: its broker and queue)."""
+    from testproj.tasks import customer_orders as task
+
+    with task.app.connection_for_write(request.GET["broker"]) as connection:
+        result = task.apply_async(("http",), queue=request.GET["queue"], connection=connection)
+    return JsonResponse({"task_id": result.id})
+
+
 async def async_whoami(request):
     return JsonResponse({"tenant": _seen()})
 
 
-urlpatterns = [path("whoami/", whoami), path("async/", async_whoami)]
+urlpatterns = [path("whoami/", whoami), path("async/", async_whoami),
+               path("customer-orders/", customer_orders)]

@@ -21,3 +21,10 @@ class Customer(models.Model):
 
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=100)
+
+
+class Order(models.Model):
+    """A customer's row: the in-house layer's tasks read orders through the current customer."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE)
+    text = models.CharField(max_length=100)
