@@ -7,6 +7,9 @@ or asgiref's local with ``TENANT_USE_ASGIREF``); entering is its
 (the ``TenantModel`` whose tenant field is its own primary key, or
 ``OMNITENANT_CONFIG["TENANT_MODEL"]``), identified by its primary key, and read
 through the model's base manager, which the current tenant does not filter.
+
+The library is in use when the project has such a tenant model: its docs never ask for
+``"django_multitenant"`` in ``INSTALLED_APPS``, so that is not what tells.
 """
 
 from __future__ import annotations
@@ -34,9 +37,7 @@ class MultitenantBackend(TenantBackend):
 
     @classmethod
     def is_available(cls) -> bool:
-        from django.apps import apps
-
-        return apps.is_installed("django_multitenant")
+        return bool(_tenant_models())
 
     def current(self) -> Optional[Any]:
         tenant = self.utils.get_current_tenant()
@@ -84,14 +85,7 @@ def _tenant_model() -> Any:
     label = get_config().tenant_model
     if label is not None:
         return apps.get_model(label)
-    from django_multitenant.mixins import TenantModelMixin
-
-    found = []
-    for model in apps.get_models():
-        if issubclass(model, TenantModelMixin):
-            field = getattr(getattr(model, "TenantMeta", None), "tenant_field_name", None)
-            if field in ("pk", model._meta.pk.name, model._meta.pk.column):
-                found.append(model)
+    found = _tenant_models()
     if len(found) != 1:
         names = ", ".join(m._meta.label for m in found) or "none"
         raise ImproperlyConfigured(
@@ -99,3 +93,25 @@ def _tenant_model() -> Any:
             f"primary key: {names}); set OMNITENANT_CONFIG[\"TENANT_MODEL\"]"
         )
     return found[0]
+
+
+def _tenant_models() -> List[Any]:
+    """The project's django-multitenant models whose tenant field is their own primary key (the
+    tenant field named any of the ways its docs allow); none when it is not installed."""
+    try:
+        from django_multitenant.mixins import TenantModelMixin
+        from django_multitenant.utils import get_tenant_column
+    except ImportError:
+        return []
+    from django.apps import apps
+
+    found = []
+    for model in apps.get_models():
+        if issubclass(model, TenantModelMixin) and not model._meta.abstract:
+            try:
+                column = get_tenant_column(model)
+            except ValueError:  # a mixin model that names no tenant field
+                continue
+            if column in ("pk", model._meta.pk.name, model._meta.pk.column):
+                found.append(model)
+    return found

@@ -47,6 +47,7 @@ SUITES = {
         "django_tenants", ["django_tenants", "tenant_schemas_celery"],
         {"SITE_CELERY": "tenant-schemas-celery"}),
     "pgschemas": ("pgschemas", ["django_pgschemas"], {}),
+    # As its README sets it up (no INSTALLED_APPS entry); again below with the entry.
     "multitenant": ("multitenant", ["django_multitenant"], {}),
     **{f"tracing-{integration}-{order}": ("tracing", [module], {"SITE_TRACING":
                                                                f"{integration}-{order}"})
@@ -63,6 +64,8 @@ TRACED = {
     "multitenant": ["sentry-after", "otel-worker", "ddtrace-before"],
     "omnitenant-mixed": ["sentry-worker", "otel-after", "ddtrace-before"],
 }
+SUITES["multitenant-in-installed-apps"] = _rerun(SUITES["multitenant"], pools=FEWER_POOLS,
+                                                 SITE_MULTITENANT_APP="1")
 SUITES.update({
     f"{library}-on-rabbitmq": _rerun(LIBRARIES[library], pools=FEWER_POOLS,
                                      SITE_TRANSPORT="rabbitmq")

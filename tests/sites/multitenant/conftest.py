@@ -1,6 +1,7 @@
 """The django-multitenant site: accounts ``acme`` and ``globex`` in one database, each with its
 own notes rows; a tenant is an account, and its id its primary key."""
 
+import os
 
 import pytest
 from sitekit import services
@@ -51,5 +52,6 @@ def site():
         tenant=lambda tenant_id: Account._base_manager.get(pk=tenant_id),
         using=using, current_id=tenancy.current_id,
         host=lambda tenant_id: f"{Account._base_manager.get(pk=tenant_id).name}.localhost",
-        env={"SITE_DB": DATABASE, "DJANGO_SETTINGS_MODULE": "project.settings"},
+        env={"SITE_DB": DATABASE, "DJANGO_SETTINGS_MODULE": "project.settings",
+             "SITE_MULTITENANT_APP": os.environ.get("SITE_MULTITENANT_APP", "0")},
     )
