@@ -8,12 +8,29 @@
 
 import gc
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
 pytest_plugins = ["pytester"]  # tests/core/test_testing_kit.py runs a user's suite
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """This run's temporary files (``tmp_path`` and the rest) live in one folder of its own,
+    removed when the run ends: a run leaves nothing in temp folders."""
+    if config.option.basetemp is None:
+        config.option.basetemp = config._omnitenant_basetemp = tempfile.mkdtemp(
+            prefix="omnitenant-pytest-")
+
+
+def pytest_unconfigure(config):
+    own = getattr(config, "_omnitenant_basetemp", None)
+    if own:
+        shutil.rmtree(own, ignore_errors=True)
 
 
 def pytest_ignore_collect(collection_path, config):

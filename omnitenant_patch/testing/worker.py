@@ -24,9 +24,10 @@ class CeleryWorker:
     >>> worker.stop()
 
     ``pool`` and ``concurrency`` are the worker's ``-P``/``-c``; ``env`` is added to
-    this process's environment; the log goes to ``log_path`` (a temporary file by
-    default). ``stop()`` sends SIGTERM to the worker's own process group (its pid, never
-    a name), then SIGKILL if it has not exited after ``grace`` seconds.
+    this process's environment; the log goes to ``log_path`` (by default a temporary file,
+    deleted at ``stop()``; ``log_text()`` still answers). ``stop()`` sends SIGTERM to the
+    worker's own process group (its pid, never a name), then SIGKILL if it has not exited
+    after ``grace`` seconds.
     """
 
     def __init__(self, app: str, *, queue: str, pool: str = "prefork", concurrency: int = 2,
@@ -40,8 +41,13 @@ class CeleryWorker:
         self.concurrency = concurrency
         self.env = dict(os.environ, **(env or {}))
         self.cwd = cwd
-        self.log_path = Path(log_path) if log_path else Path(
-            tempfile.mkstemp(prefix=f"celery-worker-{queue}-", suffix=".log")[1])
+        self._own_log = log_path is None
+        self._final_log: Optional[str] = None  # what the deleted temporary log held
+        if log_path is None:
+            descriptor, name = tempfile.mkstemp(prefix=f"celery-worker-{queue}-", suffix=".log")
+            os.close(descriptor)
+            log_path = Path(name)
+        self.log_path = Path(log_path)
         self.loglevel = loglevel
         self.grace = grace
         self.process: Optional[subprocess.Popen] = None
@@ -58,6 +64,7 @@ class CeleryWorker:
     def start(self, timeout: float = 60, prefix: Sequence[str] = ()) -> CeleryWorker:
         """Start the worker and wait until it logs that it is ready; ``prefix`` runs it under
         another command (valgrind, say)."""
+        self._final_log = None
         log = open(self.log_path, "wb")
         try:
             self.process = subprocess.Popen(
@@ -78,16 +85,19 @@ class CeleryWorker:
                           f"{self.log_tail()}")
 
     def stop(self) -> None:
-        """Stop the worker (warm shutdown, then kill): its process group, by pid."""
+        """Stop the worker (warm shutdown, then kill): its process group, by pid. A temporary
+        log of its own is read and deleted."""
         process = self.process
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=self.grace)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=self.grace)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+        if self._own_log and self._final_log is None:
+            self._final_log = self.log_text()
+            self.log_path.unlink(missing_ok=True)
 
     @property
     def pid(self) -> Optional[int]:
@@ -106,6 +116,8 @@ class CeleryWorker:
         return ticks / os.sysconf("SC_CLK_TCK")
 
     def log_text(self) -> str:
+        if self._final_log is not None:
+            return self._final_log
         try:
             return self.log_path.read_text(errors="replace")
         except OSError:

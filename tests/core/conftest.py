@@ -1,4 +1,5 @@
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def pytest_unconfigure(config):
         for connection in connections.all():
             connection.close()
         _drop_pg_database()
+    shutil.rmtree(_TMP, ignore_errors=True)  # the run's SQLite file, worker logs, beat files
 
 
 def _pg_admin():

@@ -7,6 +7,10 @@ import harness
 import pytest
 
 pytestmark = pytest.mark.worker
+#: What pyproject's addopts turns off, for the user's suites these tests run (ddtrace's pytest
+#: plugin leaves a folder in the temp directory).
+QUIET = ("-p", "no:cacheprovider", "-p", "no:ddtrace", "-p", "no:ddtrace.pytest_bdd",
+         "-p", "no:ddtrace.pytest_benchmark", "-q")
 
 USERS_CONFTEST = '''
 import django
@@ -51,14 +55,14 @@ def test_a_users_suite_gets_a_real_patched_worker_from_the_plugin(pytester, tmp_
     }
     for name, value in env.items():
         pytester._monkeypatch.setenv(name, value)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=180)
+    result = pytester.runpytest_subprocess(*QUIET, timeout=180)
     result.assert_outcomes(passed=3)
 
 
 def test_without_the_app_setting_the_fixture_says_what_to_set(pytester):
     pytester.makepyfile("def test_needs_it(tenant_worker):\n    pass\n")
     pytester._monkeypatch.delenv("OMNITENANT_CELERY_APP", raising=False)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result = pytester.runpytest_subprocess(*QUIET)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*omnitenant_celery_app*"])
 
@@ -93,11 +97,20 @@ def test_delete_queue_leaves_a_broker_it_cannot_reach_with_a_warning(caplog):
     assert "'omnitenant-nowhere' is left on the broker" in caplog.text
 
 
+@pytest.mark.parametrize("broker", ["amqp", "redis"])
 @pytest.mark.parametrize("named", [False, True], ids=["its-own-queue", "a-queue-you-named"])
-def test_tenant_worker_deletes_the_queue_it_made_up_at_stop_and_never_yours(named):
+def test_tenant_worker_deletes_the_queue_it_made_up_at_stop_and_never_yours(named, broker,
+                                                                           tmp_path):
+    from celery import Celery
+
     from omnitenant_patch.testing import TenantWorker
 
-    kit = TenantWorker("testproj.celery_app", queue=f"omnitenant-{harness.RUN_ID}-named"
+    harness.require(broker)
+    # The user's app, as `celery -A` names it, on the broker under test.
+    name = f"KIT_APP_{broker.upper()}"
+    globals()[name] = Celery(f"kit-{broker}", broker=harness.broker_url(broker, tmp_path),
+                             set_as_current=False)
+    kit = TenantWorker(f"{__name__}:{name}", queue=f"omnitenant-{harness.RUN_ID}-named-{broker}"
                        if named else None)
     with kit.app.connection_for_write() as connection:
         connection.SimpleQueue(kit.queue).put({"queued": "before stop"})
@@ -106,8 +119,8 @@ def test_tenant_worker_deletes_the_queue_it_made_up_at_stop_and_never_yours(name
         channel = connection.default_channel
         try:
             left = channel.queue_declare(kit.queue, passive=True).message_count
-        except connection.channel_errors:  # RabbitMQ, Redis: the queue is gone
+        except connection.channel_errors:  # RabbitMQ: the queue is gone
             left = 0
         if named:
-            channel.queue_purge(kit.queue)
+            channel.queue_delete(kit.queue)
     assert left == (1 if named else 0)
