@@ -24,6 +24,10 @@ def _python(version: str) -> str:
         return version  # let nox look for it, and say so if it cannot
 
 
+#: What a cell marked "lint" installs: the code-quality tools of tests/core/test_code_quality.py.
+LINT = ["ruff", "mypy", "django-stubs", "celery-types", "import-linter"]
+
+
 @nox.session(name="cell")
 @nox.parametrize(
     ("python", "name"),
@@ -35,15 +39,19 @@ def cell(session: nox.Session, name: str) -> None:
     # setuptools: Celery <= 5.1 imports pkg_resources, which uv-built venvs do not carry.
     session.install("pytest", "hypothesis", "gevent; python_version >= '3.9'",
                     "psycopg2-binary", "packaging", "setuptools<70",
-                    *cells.pins(spec), *spec.get("sites", []))
+                    *cells.pins(spec), *spec.get("sites", []),
+                    *(LINT if spec.get("lint") else []))
     session.install("--no-deps", "--reinstall-package", "omnitenant-patch", str(cells.ROOT))
     session.run("python", "-c", "import celery, django, kombu; "
                 "print('celery', celery.__version__, 'kombu', kombu.__version__, "
                 "'django', django.__version__)")
     junit = cells.HERE / ".cache" / f"{name}.xml"
     session.chdir(str(cells.ROOT))
-    # The full soak (10,000 tasks) runs in the default run; each cell soaks 2,000.
+    required = ",".join(spec.get("require_sites", []))
+    # The full soak (10,000 tasks) runs in the default run; each cell soaks 2,000. A cell runs
+    # the site suites matrix.json gives it, and no other.
     session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "-q",
                 f"--junitxml={junit}", *session.posargs,
                 env={"OMNITENANT_SOAK_TASKS": os.environ.get("OMNITENANT_SOAK_TASKS", "2000"),
-                     "OMNITENANT_REQUIRE_SITES": ",".join(spec.get("require_sites", []))})
+                     "OMNITENANT_REQUIRE_SITES": required, "OMNITENANT_RUN_SITES": required,
+                     "OMNITENANT_REQUIRE_LINT": "1" if spec.get("lint") else "0"})

@@ -1,8 +1,13 @@
 """Run the compatibility matrix with nox and write RESULTS.md; exit non-zero if any cell failed.
 
-    python compat_matrix/run.py                  # every cell
+    python compat_matrix/run.py                  # every cell, two at a time
     python compat_matrix/run.py --cell celery-4.4 # one cell
-    python compat_matrix/run.py --write-workflow # regenerate .github/workflows/compat.yml
+    python compat_matrix/run.py --jobs 1         # one cell at a time
+    python compat_matrix/run.py --write-workflow # regenerate .github/workflows/ci.yml
+
+The tests wait on workers and brokers far more than they compute, so cells run side by side
+(each has its own queues, databases and files); the cells with the most site suites start first.
+Each cell's output goes to compat_matrix/.cache/<cell>.log, printed when a cell fails.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import argparse
 import platform
 import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -24,12 +30,15 @@ RESULTS = cells.HERE / "RESULTS.md"
 def run_cell(name: str) -> dict:
     junit = cells.HERE / ".cache" / f"{name}.xml"
     junit.unlink(missing_ok=True)
+    log = cells.HERE / ".cache" / f"{name}.log"
+    log.parent.mkdir(exist_ok=True)
     started = time.monotonic()
-    code = subprocess.call(
-        [sys.executable, "-m", "nox", "-f", str(cells.HERE / "noxfile.py"),
-         "-s", f"cell({name})"],
-        cwd=str(cells.ROOT),
-    )
+    with open(log, "wb") as out:
+        code = subprocess.call(
+            [sys.executable, "-m", "nox", "-f", str(cells.HERE / "noxfile.py"),
+             "-s", f"cell({name})"],
+            cwd=str(cells.ROOT), stdout=out, stderr=subprocess.STDOUT,
+        )
     counts = {"passed": 0, "failed": 0, "skipped": 0}
     if junit.exists():
         suite = ET.parse(junit).getroot()
@@ -39,7 +48,39 @@ def run_cell(name: str) -> dict:
         counts["skipped"] = int(suite.get("skipped", 0))
         counts["passed"] = total - counts["failed"] - counts["skipped"]
     ok = code == 0 and junit.exists() and counts["failed"] == 0 and counts["passed"] > 0
-    return dict(counts, name=name, ok=ok, seconds=time.monotonic() - started)
+    result = dict(counts, name=name, ok=ok, seconds=time.monotonic() - started)
+    with _PRINT:
+        print(f"{name}: {'pass' if ok else 'FAIL'} ({counts['passed']} passed, "
+              f"{counts['failed']} failed, {counts['skipped']} skipped) in "
+              f"{result['seconds']:.0f} s", flush=True)
+        if not ok:
+            print("\n".join(log.read_text(errors="replace").splitlines()[-300:]), flush=True)
+    return result
+
+
+_PRINT = threading.Lock()
+
+
+def run_cells(names: list, jobs: int) -> list:
+    """Run ``names``, ``jobs`` at a time, the heaviest first; results in matrix order."""
+    weight = {c["name"]: len(c.get("require_sites", [])) for c in cells.load()}
+    pending = sorted(names, key=lambda n: -weight.get(n, 0))
+    results = {}
+
+    def worker() -> None:
+        while True:
+            with _PRINT:
+                if not pending:
+                    return
+                name = pending.pop(0)
+            results[name] = run_cell(name)
+
+    threads = [threading.Thread(target=worker) for _ in range(max(1, jobs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return [results[name] for name in names]
 
 
 def write_results(results: list, total_seconds: float) -> None:
@@ -68,6 +109,7 @@ def write_results(results: list, total_seconds: float) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cell", action="append", help="run only these cells")
+    parser.add_argument("--jobs", type=int, default=2, help="cells run at once (default 2)")
     parser.add_argument("--write-workflow", action="store_true")
     args = parser.parse_args()
     if args.write_workflow:
@@ -76,7 +118,7 @@ def main() -> int:
         return 0
     names = args.cell or [c["name"] for c in cells.load()]
     started = time.monotonic()
-    results = [run_cell(name) for name in names]
+    results = run_cells(names, args.jobs)
     write_results(results, time.monotonic() - started)
     print(RESULTS.read_text())
     failed = [r["name"] for r in results if not r["ok"]]

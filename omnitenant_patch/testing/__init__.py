@@ -4,11 +4,11 @@ The plugin is registered through the ``pytest11`` entry point, so with the packa
 installed a project's tests get the ``tenant_worker`` fixture (see ``plugin``).
 Without pytest: ``CeleryWorker`` (any Celery app as a real ``celery worker``
 subprocess), ``TenantWorker`` (the project's app, on a queue of its own),
-``in_tenant`` and ``run_in_tenant``.
+``in_tenant``, ``run_in_tenant`` and ``unpatched``.
 """
 
-from .helpers import TenantWorker, in_tenant, run_in_tenant
+from .helpers import TenantWorker, in_tenant, run_in_tenant, unpatched
 from .worker import CeleryWorker, WorkerError, delete_queue, wait_for
 
 __all__ = ["CeleryWorker", "TenantWorker", "WorkerError", "delete_queue", "in_tenant",
-           "run_in_tenant", "wait_for"]
+           "run_in_tenant", "unpatched", "wait_for"]

@@ -13,6 +13,27 @@ from .worker import CeleryWorker, delete_queue
 
 
 @contextmanager
+def unpatched() -> Iterator[None]:
+    """Run the ``with`` block with the patch uninstalled — as a producer that does not run it
+    would publish (an older service, someone with broker access) — then install it again, with
+    the same overrides, only if it was installed before.
+
+    >>> with unpatched():
+    ...     send_invoice.apply_async((42,), headers={"tenant_id": "acme"})
+    """
+    from ..install import is_patched, patch_celery, unpatch_celery
+    from ..state import STATE
+
+    was_patched, overrides = is_patched(), dict(STATE.overrides)
+    unpatch_celery()
+    try:
+        yield
+    finally:
+        if was_patched and not is_patched():
+            patch_celery(**overrides)
+
+
+@contextmanager
 def in_tenant(tenant: Any) -> Iterator[Any]:
     """Run the ``with`` block in ``tenant``: a tenant, its id, or ``None`` for no tenant.
 

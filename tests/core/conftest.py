@@ -135,6 +135,9 @@ WORKERS = [
     ("redis-threads-sqlite", "redis", "threads", "sqlite", {}),
     ("filesystem-solo-sqlite", "filesystem", "solo", "sqlite", {}),
 ]
+# OMNITENANT_TEST_WORKERS="redis-prefork-sqlite,...": only these (the patch-off check runs two).
+if os.environ.get("OMNITENANT_TEST_WORKERS"):
+    WORKERS = [w for w in WORKERS if w[0] in os.environ["OMNITENANT_TEST_WORKERS"].split(",")]
 
 
 @pytest.fixture(scope="session", params=WORKERS, ids=[w[0] for w in WORKERS])
@@ -154,14 +157,10 @@ def worker_no_capture():
 
 
 @pytest.fixture(scope="session")
-def worker_with_beat():
-    """A worker whose settings carry CELERY_BEAT_SCHEDULE, and a real beat beside it."""
-    started = harness.start_worker("redis-prefork-beat", "redis", "prefork", "sqlite",
-                            {"OMNITENANT_TEST_BEAT": "1"})
-    beat = started.start_beat()
+def beat_worker():
+    """The worker real `celery beat` processes publish to (tests/core/test_beat.py)."""
+    started = harness.start_worker("redis-prefork-beat", "redis", "prefork", "postgres", {})
     yield started
-    os.killpg(beat.pid, 15)
-    beat.wait(timeout=20)
     started.stop()
 
 
@@ -241,11 +240,18 @@ def label(request):
 
 
 @pytest.fixture(autouse=True)
-def _unpatched_when_asked():
-    """OMNITENANT_TEST_UNPATCHED=1: every test starts unpatched (a test that patches itself
-    still may), to list which tests hold without the patch."""
-    if os.environ.get("OMNITENANT_TEST_UNPATCHED") == "1":
-        from omnitenant_patch import unpatch_celery
+def _patch_as_the_run_says():
+    """Every test starts patched — unpatched with OMNITENANT_TEST_UNPATCHED=1, to list which
+    tests hold without the patch (tests/patch_off.py) — and whatever a test does to the patch
+    (tests of patch_celery/unpatch_celery), the next one starts the same way."""
+    from omnitenant_patch import is_patched, patch_celery, unpatch_celery
+    from omnitenant_patch.state import STATE
 
+    if os.environ.get("OMNITENANT_TEST_UNPATCHED") == "1":
         unpatch_celery()
+    before = is_patched(), dict(STATE.overrides)
     yield
+    if (is_patched(), STATE.overrides) != before:
+        unpatch_celery()
+        if before[0]:
+            patch_celery(**before[1])

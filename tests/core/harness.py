@@ -31,6 +31,13 @@ SERVICES = {
     "amqp": ("127.0.0.1", 5672),
     "postgres": ("127.0.0.1", 5432),
 }
+#: Server programs the fault tests start privately (a broker to stop and start), and the Debian
+#: package each comes in: under CI=true a missing one fails the run, so CI must install them
+#: (tests/core/test_compat_matrix.py checks the GitHub workflow does).
+PROGRAMS = {
+    "redis-server": "redis-server",
+    "/usr/lib/rabbitmq/bin/rabbitmq-server": "rabbitmq-server",
+}
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 TMP = Path(tempfile.mkdtemp(prefix=f"omnitenant-{RUN_ID}-"))  # this run's files
 SQLITE = TMP / "tenants.sqlite3"
@@ -143,15 +150,23 @@ class Worker:
         self.process.stop()
         delete_queue(self.app, self.queue)
 
-    def start_beat(self) -> subprocess.Popen:
-        """A real `celery beat` next to the worker, publishing to the worker's queue."""
-        log = open(self.tmp / f"beat-{self.name}.log", "wb")
-        return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "testproj.celery_app", "beat", "-l", "info",
-             "-s", str(self.tmp / f"beat-{self.name}.schedule"), "--max-interval", "1"],
-            env=self.env, cwd=str(ROOT), stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    def start_beat(self, **env: str) -> subprocess.Popen:
+        """A real `celery beat` next to the worker, publishing to the worker's queue; ``env``:
+        more settings (OMNITENANT_TEST_BEAT, OMNITENANT_TEST_BEAT_SCHEDULER)."""
+        name = env.get("OMNITENANT_TEST_BEAT", self.name)
+        log = open(self.tmp / f"beat-{name}.log", "wb")
+        try:
+            return subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "testproj.celery_app", "beat", "-l",
+                 "info", "-s", str(self.tmp / f"beat-{name}.schedule"), "--max-interval", "1"],
+                env=dict(self.env, **env), cwd=str(ROOT), stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log.close()
+
+    def beat_log(self, name: str) -> str:
+        return (self.tmp / f"beat-{name}.log").read_text(errors="replace")
 
     def log_text(self) -> str:
         return self.process.log_text()
@@ -261,7 +276,7 @@ class PrivateRabbitMQ:
     config and env files of its own, in the foreground, stopped by SIGTERM (a clean stop).
     """
 
-    SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+    SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"  # in PROGRAMS
 
     def __init__(self, folder: Path) -> None:
         if not os.path.exists(self.SERVER):

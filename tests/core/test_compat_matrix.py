@@ -32,3 +32,29 @@ def test_every_site_suite_runs_in_a_cell_on_the_oldest_and_the_newest_line_it_ca
                 for suite in SUITES}
     assert all(required.values()), {s: lines for s, lines in required.items() if not lines}
     assert all("5.7.0" in lines for lines in required.values())
+
+
+def test_the_workflow_provides_every_service_and_program_the_suite_needs_under_ci():
+    import harness
+
+    workflow = cells.WORKFLOW.read_text()
+    jobs = workflow.count("runs-on:")
+    assert workflow.count(f"apt-get install -y {' '.join(cells.APT_PACKAGES)}") == jobs
+    assert set(harness.PROGRAMS.values()) <= set(cells.APT_PACKAGES), (
+        "a server program the fault tests start is not installed by the workflow")
+    assert set(harness.SERVICES) <= set(cells.SERVICES), "a service the tests reach is not provided"
+    for service, source in cells.SERVICES.items():
+        if source.startswith("apt "):
+            assert source.split()[1] in cells.APT_PACKAGES
+        else:
+            assert workflow.count(f"      {service}:\n        image:") == jobs
+    site_services = {"redis": "redis", "postgres": "postgres", "rabbitmq": "amqp"}
+    sys.path.insert(0, str(ROOT / "tests" / "sites"))
+    from sitekit.services import SERVICES as SITE_SERVICES
+
+    assert {site_services[s] for s in SITE_SERVICES} <= set(cells.SERVICES)
+
+
+def test_the_code_quality_tools_run_in_a_cell_and_in_the_default_run():
+    assert [cell["name"] for cell in cells.load() if cell.get("lint")]
+    assert "OMNITENANT_REQUIRE_LINT=1" in (ROOT / ".ci" / "run").read_text()

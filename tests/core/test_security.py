@@ -12,13 +12,12 @@ from omnitenant_patch import (
     TenantNotFound,
     TenantRequired,
     TenantSignatureError,
-    patch_celery,
     tenant_agnostic,
-    unpatch_celery,
 )
 from omnitenant_patch.celery_compat import header_value
 from omnitenant_patch.ids import tenant_id_of, valid_header_value
 from omnitenant_patch.signing import sign, verify
+from omnitenant_patch.testing import unpatched
 
 # ------------------------------------------------------------------ signing, in process
 
@@ -196,11 +195,8 @@ def test_unsigned_or_forged_tenant_headers_are_refused(signing_worker, signing_s
         forged = sign("some-other-task-id", "acme")
     if forged is not None:
         headers["tenant_id_sig"] = forged
-    unpatch_celery()  # publish as an attacker with broker access would: no patch, no key
-    try:
+    with unpatched():  # publish as an attacker with broker access would: no patch, no key
         result = w.task("t.body_runs").apply_async((label,), headers=headers)
-    finally:
-        patch_celery()
     with pytest.raises(Exception) as failure:
         w.get(result)
     assert type(failure.value).__name__ == TenantSignatureError.__name__
@@ -230,11 +226,8 @@ def test_a_message_without_a_tenant_fails_unrun_under_require_tenant(strict_work
     from testproj.tenants.models import Observation
 
     w = strict_worker
-    unpatch_celery()  # a producer that is not patched (an older service, an attacker)
-    try:
+    with unpatched():  # a producer that is not patched (an older service, an attacker)
         untenanted = w.task("t.body_runs").apply_async((label,))
-    finally:
-        patch_celery()
     with pytest.raises(Exception) as failure:
         w.get(untenanted)
     assert type(failure.value).__name__ == TenantRequired.__name__

@@ -3,13 +3,15 @@ the tracing site once per integration and order, and each library's site under t
 
 A suite whose library is not installed here is skipped, unless ``OMNITENANT_REQUIRE_SITES``
 names it (``all`` or a comma-separated list of suite ids, which may hold ``*``, as in
-``multitenant+*``): then it fails. The compat matrix names, per cell, the suites its cell
-installs; .ci/run's default run names those its interpreter can install.
+``multitenant+*``): then it fails. ``OMNITENANT_RUN_SITES`` (same form), when set, runs only the
+suites it names: each matrix cell runs the suites compat_matrix/matrix.json gives it, so that a
+suite runs once per line it is proven on; .ci/run's default run leaves them to the cells.
 """
 
 import fnmatch
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -100,6 +102,9 @@ def _required(suite: str) -> bool:
 @pytest.mark.parametrize("suite", list(SUITES))
 def test_the_site_suite_passes(suite, tmp_path):
     directory, modules, settings = SUITES[suite]
+    if "OMNITENANT_RUN_SITES" in os.environ and not names(
+            os.environ["OMNITENANT_RUN_SITES"].split(","), suite):
+        pytest.skip("not this run's: OMNITENANT_RUN_SITES (compat_matrix/matrix.json) runs it")
     missing = [m for m in modules if not _installed(m)]
     if missing:
         message = f"{', '.join(missing)} not installed for this interpreter"
@@ -110,10 +115,16 @@ def test_the_site_suite_passes(suite, tmp_path):
     junit = tmp_path / "site.xml"
     env = dict(os.environ, OMNITENANT_SITE=directory, **settings)
     env.pop("DJANGO_SETTINGS_MODULE", None)
+    if os.environ.get("OMNITENANT_TEST_UNPATCHED") == "1":  # the patch-off check
+        env["SITE_PATCH"] = "none"
+    if os.environ.get("OMNITENANT_SITE_POOLS"):  # every suite on these pools only
+        env["SITE_POOLS"] = os.environ["OMNITENANT_SITE_POOLS"]
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", f"--junitxml={junit}",
          str(SITES / directory)],
         env=env, cwd=str(SITES.parents[1]), capture_output=True, text=True, timeout=900,
     )
+    if os.environ.get("OMNITENANT_SITE_JUNIT_DIR") and junit.exists():  # each scenario's outcome
+        shutil.copy(junit, Path(os.environ["OMNITENANT_SITE_JUNIT_DIR"]) / f"{suite}.xml")
     assert done.returncode == 0, f"{suite} failed:\n{done.stdout[-6000:]}\n{done.stderr[-2000:]}"
     assert 'failures="0"' in junit.read_text() and 'errors="0"' in junit.read_text()

@@ -1,0 +1,109 @@
+"""The patch-off check: with the patch left out, every test that judges a tenant must fail.
+
+    python tests/patch_off.py          # .ci/run runs it after the tests
+
+It runs the real-worker tests of ``tests/core`` with ``OMNITENANT_TEST_UNPATCHED=1`` (every test
+starts unpatched, and so does every worker it starts) and, through ``test_site_suites.py``, every
+installed site suite with ``SITE_PATCH=none`` — on one worker configuration and one pool each:
+what is checked is the test, not the pool. Then it reads every test's outcome and exits non-zero
+if a test passed that ``PASSES_UNPATCHED`` does not name, or if ``PASSES_UNPATCHED`` names a test
+that no longer passes unpatched (the list stays exact).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+ROOT = Path(__file__).resolve().parents[1]
+
+#: The tests that rightly pass with the patch off, by id pattern, each with its reason: none of
+#: them runs a task in a tenant. Every other real-worker test and site scenario must fail.
+PASSES_UNPATCHED: Dict[str, str] = {
+    "tests/core/test_testing_kit.py::test_delete_queue_takes_*":
+        "deletes a queue from the broker; no task runs",
+    "tests/core/test_testing_kit.py::test_delete_queue_leaves_a_broker_it_cannot_reach_*":
+        "the warning for an unreachable broker; no task runs",
+    "tests/core/test_testing_kit.py::test_tenant_worker_deletes_the_queue_*":
+        "TenantWorker.stop() deletes the queue it made up; no worker starts",
+    "tests/core/test_testing_kit.py::test_without_the_app_setting_the_fixture_says_what_to_set":
+        "the plugin's error for a missing setting; no worker starts",
+}
+
+#: One worker configuration of tests/core and one pool per site suite (see the module doc).
+CORE_WORKERS = "redis-prefork-sqlite"
+SITE_POOLS = "prefork-60"
+
+
+def outcomes(junit: Path, prefix: str = "") -> List[Tuple[str, str]]:
+    """(test id, outcome) of every test case in a JUnit file: passed, failed, skipped."""
+    found = []
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        module = case.get("classname", "").replace(".", "/")
+        test_id = f"{prefix}{module}.py::{case.get('name')}"
+        if case.find("skipped") is not None:
+            outcome = "skipped"
+        elif case.find("failure") is not None or case.find("error") is not None:
+            outcome = "failed"
+        else:
+            outcome = "passed"
+        found.append((test_id, outcome))
+    return found
+
+
+def allowed(test_id: str) -> str:
+    """The pattern of ``PASSES_UNPATCHED`` that names ``test_id`` ("" for none)."""
+    bare = test_id.split("[", 1)[0]
+    return next((p for p in PASSES_UNPATCHED if fnmatch.fnmatchcase(bare, p)), "")
+
+
+def check(results: List[Tuple[str, str]]) -> List[str]:
+    """What is wrong with these outcomes, as sentences (none: the check holds)."""
+    passed = [test_id for test_id, outcome in results if outcome == "passed"]
+    problems = [f"passes with the patch off: {t}" for t in passed if not allowed(t)]
+    used = {allowed(t) for t in passed}
+    problems += [f"PASSES_UNPATCHED names {p!r}, which no longer passes unpatched"
+                 for p in PASSES_UNPATCHED if p not in used]
+    if not any(outcome == "failed" for _, outcome in results):
+        problems.append("no test failed with the patch off: was it off?")
+    return problems
+
+
+def main() -> int:
+    work = Path(tempfile.mkdtemp(prefix="omnitenant-patch-off-"))
+    try:
+        sites = work / "sites"
+        sites.mkdir()
+        env = dict(os.environ, OMNITENANT_TEST_UNPATCHED="1", OMNITENANT_TEST_WORKERS=CORE_WORKERS,
+                   OMNITENANT_SITE_POOLS=SITE_POOLS, OMNITENANT_SITE_JUNIT_DIR=str(sites),
+                   OMNITENANT_SOAK_TASKS="300")  # a soak fails at its first wrong tenant
+        env.pop("OMNITENANT_RUN_SITES", None)  # every site suite this interpreter installs
+        core = work / "core.xml"
+        subprocess.call([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-m",
+                         "worker", "tests/core", f"--junitxml={core}"], cwd=str(ROOT), env=env)
+        if not core.exists():
+            print("patch-off check: the test run wrote no results")
+            return 1
+        results = outcomes(core)
+        for junit in sorted(sites.glob("*.xml")):
+            results += outcomes(junit, prefix=f"site {junit.stem}: ")
+        problems = check(results)
+        counts = {o: sum(1 for _, x in results if x == o) for o in ("failed", "passed", "skipped")}
+        print(f"patch-off check: {counts['failed']} failed, {counts['passed']} passed (all "
+              f"named in PASSES_UNPATCHED), {counts['skipped']} skipped, "
+              f"{len(list(sites.glob('*.xml')))} site suites" if not problems else
+              "patch-off check FAILED:\n  " + "\n  ".join(problems))
+        return 1 if problems else 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
