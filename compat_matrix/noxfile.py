@@ -37,9 +37,11 @@ LINT = ["ruff", "mypy", "django-stubs", "celery-types", "import-linter"]
 def cell(session: nox.Session, name: str) -> None:
     spec = CELLS[name]
     # setuptools: Celery <= 5.1 imports pkg_resources, which uv-built venvs do not carry.
+    # "beat": the django-celery-beat release that fits the cell's Celery and Django, if any.
     session.install("pytest", "hypothesis", "gevent; python_version >= '3.9'",
                     "psycopg2-binary", "packaging", "setuptools<70",
                     *cells.pins(spec), *spec.get("sites", []),
+                    *([spec["beat"]] if spec.get("beat") else []),
                     *(LINT if spec.get("lint") else []))
     session.install("--no-deps", "--reinstall-package", "omnitenant-patch", str(cells.ROOT))
     session.run("python", "-c", "import celery, django, kombu; "

@@ -12,12 +12,13 @@ class OmnitenantPatchConfig(AppConfig):
         from . import checks  # noqa: F401  (registers the system checks)
         from .conf import get_config, patches_celery
         from .exceptions import ImproperlyConfigured
-        from .install import patch_celery
+        from .install import adopt_beat, patch_celery
         from .lookup import watch_tenant_model
 
         try:
             if patches_celery(get_config().patches):
                 patch_celery()
+            adopt_beat()
             watch_tenant_model()
         except ImproperlyConfigured:
             pass  # reported by the system checks, with a hint

@@ -108,6 +108,14 @@ def set_default_queue(app: Any, queue: str) -> None:
         app.conf[f"{namespace}_TASK_DEFAULT_QUEUE"] = queue
 
 
+def route_queue(app: Any, name: str, args: Any, kwargs: Any, options: Dict[str, Any]) -> str:
+    """The name of the queue Celery's router sends a publish of ``name`` with ``options`` to
+    (``task_routes``, else the default queue)."""
+    routed = app.amqp.router.route(dict(options), name, args or (), kwargs or {})
+    queue = routed.get("queue")
+    return getattr(queue, "name", queue) or app.conf.task_default_queue
+
+
 def registered_task(app: Any, name: Any) -> Any:
     """The task ``app`` has registered under ``name``, or ``None`` (no finalizing, no autoload)."""
     return app._tasks.get(name)

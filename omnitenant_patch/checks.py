@@ -16,6 +16,10 @@
 - ``omnitenant.W007`` ``RESOLVER`` is set, but a tenancy library resolves requests itself
 - ``omnitenant.W008`` ``TenantMiddleware`` comes before the tenancy library's middleware
 - ``omnitenant.W009`` a setting earlier releases read, and what replaced it
+- ``omnitenant.E006`` a beat entry's tenant keys (``tenant_id``, ``tenants``, ``spread``,
+  ``tenant_schemas``) hold a value they may not
+- ``omnitenant.E007`` a beat entry uses tenant-schemas-celery's ``tenant_schemas`` key, which the
+  configured scheduler cannot read (only ``omnitenant_patch.beat``'s schedulers do)
 
 Backends add their own (``TenantBackend.check``).
 """
@@ -225,3 +229,40 @@ def check_obsolete_settings(app_configs: Any = None, **_: Any) -> List[checks.Ch
     return [checks.Warning(f'OMNITENANT_CONFIG key {key!r} is no longer read', id="omnitenant.W009",
                            hint=OBSOLETE[key])
             for key in given_keys(user_settings()) if key in OBSOLETE]
+
+
+#: The schedulers that read tenant-schemas-celery's top-level ``tenant_schemas`` entry key.
+TENANT_SCHEDULERS = ("omnitenant_patch.beat:TenantScheduler",
+                     "omnitenant_patch.beat.TenantScheduler",
+                     "omnitenant_patch.beat:TenantDatabaseScheduler",
+                     "omnitenant_patch.beat.TenantDatabaseScheduler")
+
+
+@checks.register()
+def check_beat_schedule(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
+    from celery import current_app
+
+    from .periodic import TENANT_SCHEMAS, entry_problems
+
+    conf = current_app.conf
+    schedule = conf.beat_schedule or {}
+    messages: List[checks.CheckMessage] = [
+        checks.Error(problem, id="omnitenant.E006",
+                     hint='tenants: "__all__", a list of tenant ids, or a dotted path to a '
+                          "callable returning the tenants; spread: seconds >= 0")
+        for problem in entry_problems(schedule)]
+    scheduler = conf.beat_scheduler
+    name = scheduler if isinstance(scheduler, str) else (
+        f"{scheduler.__module__}:{scheduler.__qualname__}")
+    reads_it = name in TENANT_SCHEDULERS or (
+        not isinstance(scheduler, str) and getattr(scheduler, "__module__", "").startswith(
+            "omnitenant_patch."))
+    for entry, fields in schedule.items():
+        if isinstance(fields, dict) and TENANT_SCHEMAS in fields and not reads_it:
+            messages.append(checks.Error(
+                f"beat entry {entry!r} uses tenant-schemas-celery's {TENANT_SCHEMAS!r} key, but "
+                f"the beat scheduler is {name}, which fails on it",
+                id="omnitenant.E007",
+                hint='Set CELERY_BEAT_SCHEDULER = "omnitenant_patch.beat:TenantScheduler" (or '
+                     ':TenantDatabaseScheduler), or write "options": {"tenants": [...]}.'))
+    return messages

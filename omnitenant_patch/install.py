@@ -34,6 +34,7 @@ from .celery_compat import (
 from .conf import check_overrides
 from .exceptions import ImproperlyConfigured
 from .log import add_filter_to_handlers
+from .periodic import UNPACK, UNPACK_OPTIONS, carried_problems
 from .state import STATE
 
 logger = logging.getLogger("omnitenant_patch")
@@ -56,6 +57,34 @@ if DjangoTask is not None:  # Celery >= 5.4
 _TASK_REPLACEMENTS = {name: replacement for owner, name, replacement in PATCHES if owner is Task}
 
 
+def adopt_beat(**_: Any) -> None:
+    """django-celery-beat's ``ModelEntry`` keeps six options of an entry and drops the tenant keys:
+    while the patch is installed it folds them into the headers first. Its module reads models,
+    so this waits for Django's apps (Celery's ``import_modules``, sent after the Django fixup's
+    ``django.setup()``, in beat and worker alike; and the app's ``ready()``)."""
+    from django.apps import apps
+
+    if not apps.ready or not apps.is_installed("django_celery_beat"):
+        return
+    from django_celery_beat.schedulers import ModelEntry
+
+    with STATE.lock:
+        if STATE.installed:
+            _put(ModelEntry, UNPACK, UNPACK_OPTIONS)
+
+
+def check_beat_schedule(sender: Any = None, **_: Any) -> None:
+    """``beat_init``: every entry's tenant keys are right and still on the entry the scheduler
+    made of it; else beat stops here, naming them, rather than run an entry in no tenant."""
+    scheduler = getattr(sender, "scheduler", None)
+    if scheduler is None or not STATE.installed:
+        return
+    problems = carried_problems(scheduler.app.conf.beat_schedule or {}, scheduler.schedule)
+    if problems:
+        logger.critical("omnitenant_patch: %s", "; ".join(problems))
+        raise SystemExit("omnitenant_patch: beat refuses to start: " + "; ".join(problems))
+
+
 def on_worker_start(**_: Any) -> None:
     """Put back the ``Task.__call__`` the worker's start-up replaced, and keep our task_prerun
     receiver after Celery's Django fixup (connected at worker_init)."""
@@ -76,6 +105,8 @@ SIGNALS: List[Tuple[Any, Any]] = [
     (signals.worker_process_init, on_worker_start),
     (signals.celeryd_after_setup, on_worker_start),
     (signals.worker_ready, on_worker_start),
+    (signals.import_modules, adopt_beat),
+    (signals.beat_init, check_beat_schedule),
     (signals.after_setup_logger, add_filter_to_handlers),
     (signals.after_setup_task_logger, add_filter_to_handlers),
 ]

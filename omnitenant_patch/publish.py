@@ -10,6 +10,10 @@ The tenant comes from, in order:
    Celery <= 5.2 a retry drops custom headers);
 4. with ``AUTO_CAPTURE``, the backend's current tenant.
 
+A publish that names ``tenants`` (``periodic``: a beat entry's options or headers) queues one
+message for the fan-out task instead, routed where the task would go; a worker queues the task
+once per tenant. ``spread`` alone delays a one-tenant publish by that tenant's offset.
+
 ``Task.apply_async`` takes the explicit tenant out of the options and kwargs before
 Celery checks the arguments; ``Celery.send_task`` (where every publish ends),
 ``Task.apply`` (eager) and Celery 5.4's ``*_on_commit`` add the implicit one.
@@ -22,12 +26,22 @@ from typing import Any, Dict, Optional
 
 from celery.app.base import Celery
 from celery.app.task import Task
+from celery.result import EagerResult
 
 from .backends import active_backend
-from .celery_compat import django_task_class, registered_task
+from .celery_compat import django_task_class, registered_task, route_queue
 from .conf import get_config
 from .exceptions import TenantRequired
 from .ids import OPTION, takes_tenant_kwarg, tenant_id_of, without_option
+from .periodic import (
+    FAN_OUT_TASK,
+    SPREAD,
+    TENANTS,
+    fan_out_message,
+    offset,
+    resolve,
+    take_fan_out,
+)
 from .scope import current_scope, is_tenant_agnostic
 from .signing import sign, signature_header
 from .state import STATE
@@ -59,6 +73,10 @@ def send_task(self, /, *args, **options):
     name = args[0] if args else options.get("name")
     if OPTION in options or (kwargs and OPTION in kwargs):
         args = take_explicit(registered_task(self, name), args, 2, options)
+    headers = options.get("headers")
+    if TENANTS in options or SPREAD in options or headers and (
+            TENANTS in headers or SPREAD in headers):
+        return _fan_out_or_spread(self, name, args, options)
     ensure_header(options, None, self, name)
     return STATE.displaced[Celery, "send_task"](self, *args, **options)
 
@@ -67,6 +85,9 @@ def apply(self, /, *args, **options):
     if not STATE.installed:
         return STATE.displaced[Task, "apply"](self, *args, **options)
     args = take_explicit(self, args, 1, options)
+    fan_out = take_fan_out(options)
+    if fan_out is not None and fan_out[0] is not None:
+        return _apply_for_each(self, args, options, fan_out[0])
     ensure_header(options, self)
     return STATE.displaced[Task, "apply"](self, *args, **options)
 
@@ -85,6 +106,45 @@ def delay_on_commit(self, /, *args, **kwargs):
     if not STATE.installed:
         return STATE.displaced[DjangoTask, "delay_on_commit"](self, *args, **kwargs)
     return apply_async_on_commit(self, args, kwargs)
+
+
+def _fan_out_or_spread(app: Any, name: str, args: tuple, options: Dict[str, Any]) -> Any:
+    """A publish naming ``tenants``: one message for the fan-out task, routed where ``name``
+    goes. ``spread`` alone: the one tenant's publish, delayed by its offset."""
+    tenants, spread = take_fan_out(options)  # type: ignore[misc]
+    header = (STATE.config or get_config()).header
+    if tenants is None:
+        ensure_header(options, None, app, name)
+        tenant_id = (options.get("headers") or {}).get(header)
+        if tenant_id is not None and spread and options.get("eta") is None:
+            options["countdown"] = (options.get("countdown") or 0) + offset(tenant_id, spread)
+        return STATE.displaced[Celery, "send_task"](app, *args, **options)
+    headers = dict(options.get("headers") or {})
+    if headers.pop(header, None) is not None:
+        raise ValueError(f"a publish of {name} names both a tenant ({header}) and tenants="
+                         f"{tenants!r}: name one or the other")
+    options["headers"] = headers
+    task_args = args[1] if len(args) > 1 else options.get("args")
+    task_kwargs = args[2] if len(args) > 2 else options.get("kwargs")
+    routing: Dict[str, Any] = {
+        k: options[k] for k in ("task_id", "countdown", "eta", "expires", "producer",
+                                "connection", "exchange", "routing_key", "priority")
+        if k in options}
+    routing["queue"] = route_queue(app, name, task_args, task_kwargs, options)
+    message = fan_out_message(name, task_args, task_kwargs, options, tenants, spread)
+    return send_task(app, FAN_OUT_TASK, (), message, tenant_id=None, **routing)
+
+
+def _apply_for_each(task: Any, args: tuple, options: Dict[str, Any], tenants: Any) -> Any:
+    """Eager mode: run the task for each tenant ``tenants`` names, here and now; the result's
+    value is how many ran, as the fan-out task's would be."""
+    task_args = args[0] if args else options.pop("args", None)
+    task_kwargs = args[1] if len(args) > 1 else options.pop("kwargs", None)
+    ran = 0
+    for tenant_id in resolve(tenants, STATE.backend or active_backend()):
+        apply(task, task_args, task_kwargs, tenant_id=tenant_id)
+        ran += 1
+    return EagerResult(options.get("task_id") or str(uuid.uuid4()), ran, "SUCCESS")
 
 
 def take_explicit(task: Any, args: tuple, at: int, options: Dict[str, Any]) -> tuple:

@@ -44,7 +44,7 @@ def open_scope(task: Any, request: Any, task_id: Any) -> Scope:
         scope.error = exc
         return scope
     backend = scope.backend = STATE.backend or active_backend()
-    scope.token = backend.enter(tenant)
+    scope.token = backend.enter_for(task, tenant)
     scope.entered = True
     return scope
 
@@ -166,6 +166,6 @@ def call_in_tenant(task: Any, args: tuple, kwargs: dict) -> Any:
     if not takes_tenant_kwarg(task):
         kwargs = without_option(kwargs)
     tenant = None if tenant_id is None else lookup_tenant(tenant_id, task_name=task.name)
-    with (STATE.backend or active_backend()).use(tenant):
+    with (STATE.backend or active_backend()).use(tenant, task):
         return STATE.celery_call(task, *args, **kwargs)
 

@@ -6,7 +6,8 @@ library is in use:
 - ``current()``: the tenant in force now (``None`` for none);
 - ``enter(tenant)`` / ``leave(token)``: switch whatever the library switches
   (schema, database alias, row filter) and really switch back, also to "no tenant";
-  ``use(tenant)`` is the same as a ``with`` block;
+  ``use(tenant)`` is the same as a ``with`` block; ``enter_for(task, tenant)`` is ``enter``
+  for one task, where a backend may read what the task names (its database aliases);
 - ``lookup(tenant_id)``: the tenant with that id, read from the shared place where
   tenants live (never through a tenant's connection), or ``TenantNotFound``;
 - ``id_of(tenant)`` / ``is_tenant(value)``: the id string of a tenant value;
@@ -19,7 +20,7 @@ Class attributes declare the rest (``resolves_requests``, ``middleware``, ``sett
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, ClassVar, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, ClassVar, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from ..exceptions import TenantNotFound
 
@@ -67,10 +68,16 @@ class TenantBackend:
         """Undo the ``enter`` that returned ``token``: what was in force before is again."""
         raise NotImplementedError
 
+    def enter_for(self, task: Any, tenant: Optional[Any]) -> Any:
+        """``enter`` for a task about to run (``leave`` undoes it): a backend that switches per
+        database alias reads here which aliases the task names. Default: ``enter(tenant)``."""
+        return self.enter(tenant)
+
     @contextmanager
-    def use(self, tenant: Optional[Any]) -> Iterator[Optional[Any]]:
-        """``enter`` and ``leave`` around a ``with`` block, also when it raises."""
-        token = self.enter(tenant)
+    def use(self, tenant: Optional[Any], task: Any = None) -> Iterator[Optional[Any]]:
+        """``enter`` (``enter_for`` with a ``task``) and ``leave`` around a ``with`` block, also
+        when it raises."""
+        token = self.enter(tenant) if task is None else self.enter_for(task, tenant)
         try:
             yield tenant
         finally:
@@ -98,9 +105,39 @@ class TenantBackend:
         return None
 
     def all_tenants(self) -> Iterable[Any]:
-        """Every tenant, for ``for_each_tenant``."""
+        """Every tenant (not a shared or public one): a lazy queryset, read in the shared store
+        by ``tenant_ids``."""
         model = self.tenant_model()
         return [] if model is None else model._default_manager.all()
+
+    def tenant_ids(self, chunk_size: int = 1000) -> Iterator[str]:
+        """Every tenant's id, for ``for_each_tenant`` and beat's fan-out: read ``chunk_size``
+        rows at a time (keyset pagination on the primary key, each page in the shared store),
+        so memory stays flat however many tenants there are."""
+        from django.db.models import QuerySet
+
+        tenants = self.all_tenants()
+        if not isinstance(tenants, QuerySet):
+            yield from (str(self.id_of(tenant)) for tenant in tenants)
+            return
+        last = None
+        while True:
+            page = tenants.order_by("pk")
+            if last is not None:
+                page = page.filter(pk__gt=last)
+            with self.use(None):
+                rows = list(page[:chunk_size])
+            for tenant in rows:
+                yield str(self.id_of(tenant))
+            if len(rows) < chunk_size:
+                return
+            last = rows[-1].pk
+
+    def schema_tenants(self) -> Optional[Dict[str, str]]:
+        """PostgreSQL schema -> tenant id of every tenant kept in a schema of the database the
+        shared store is on (``TenantDatabaseScheduler`` reads their periodic tasks); ``None``
+        where the library keeps no tenant in a schema."""
+        return None
 
     def displaces(self) -> List[Tuple[type, str]]:
         """Attributes of the library's own Celery task class, ``(owner, name)``, that are the

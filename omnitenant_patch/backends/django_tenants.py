@@ -1,11 +1,16 @@
 """django-tenants: PostgreSQL schemas, switched on the database connection.
 
 A tenant is identified by its ``schema_name``. Entering is django-tenants' own
-``connection.set_tenant(tenant)`` (``set_schema_to_public()`` for no tenant);
-it runs no SQL: the connection wrapper sets ``search_path`` on every cursor it
-makes, so the tenant survives Celery's Django fixup closing the connection and
-persistent connections (``CONN_MAX_AGE``). Leaving puts back exactly the tenant
-the connection had. Tenants are read in the public schema (``schema_context``).
+``connection.set_tenant(tenant)`` (``set_schema_to_public()`` for no tenant) on every
+database alias whose engine is django-tenants' (read replicas included); it runs no SQL:
+the connection wrapper sets ``search_path`` on every cursor it makes, so the tenant
+survives Celery's Django fixup closing the connection and persistent connections
+(``CONN_MAX_AGE``). Leaving puts back exactly the tenant each connection had. Tenants are
+read in the public schema (``schema_context``).
+
+A task may name its aliases as tenant-schemas-celery lets it, so a site moving off it keeps
+its meaning: ``tenant_databases`` on the task's class, else the Celery setting
+``task_tenant_databases``; then only those aliases are switched.
 
 Messages queued by tenant-schemas-celery (header ``_schema_name``) are read too,
 and its worker-side signal receivers, which would switch the schema a second
@@ -15,7 +20,7 @@ is installed; its ``CeleryApp`` keeps queueing as before.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .base import TenantBackend
 
@@ -40,12 +45,17 @@ class DjangoTenantsBackend(TenantBackend):
     )
 
     def __init__(self) -> None:
-        from django.db import connection
+        from django.db import connection, connections
         from django_tenants.utils import get_public_schema_name, get_tenant_model
 
         self.connection: Any = connection  # django-tenants' wrapper: set_tenant() and friends
+        self.connections: Any = connections
         self.public = get_public_schema_name()
         self.model: Any = get_tenant_model()
+        #: Every alias whose connection is django-tenants' wrapper (its engine, or one built on
+        #: it): a replica reads tenant rows too.
+        self.aliases: Tuple[str, ...] = tuple(
+            alias for alias in connections if hasattr(connections[alias], "set_tenant"))
 
     @classmethod
     def is_available(cls) -> bool:
@@ -61,19 +71,40 @@ class DjangoTenantsBackend(TenantBackend):
         return tenant
 
     def enter(self, tenant: Optional[Any]) -> Any:
-        connection = self.connection
-        previous = getattr(connection, "tenant", None)
-        if tenant is None:
-            connection.set_schema_to_public()
-        else:
-            connection.set_tenant(tenant)
-        return previous
+        return self._switch(self.aliases, tenant)
+
+    def enter_for(self, task: Any, tenant: Optional[Any]) -> Any:
+        return self._switch(self._aliases_of(task), tenant)
 
     def leave(self, token: Any) -> None:
-        if token is None:
-            self.connection.set_schema_to_public()
-        else:
-            self.connection.set_tenant(token)
+        connections = self.connections
+        for alias, tenant, include_public in token:
+            connection = connections[alias]
+            if tenant is None:
+                connection.set_schema_to_public()
+            else:
+                connection.set_tenant(tenant, include_public=include_public)
+
+    def _switch(self, aliases: Tuple[str, ...], tenant: Optional[Any]) -> Any:
+        connections = self.connections
+        token = []
+        for alias in aliases:
+            connection = connections[alias]
+            token.append((alias, getattr(connection, "tenant", None),
+                          connection.include_public_schema))
+            if tenant is None:
+                connection.set_schema_to_public()
+            else:
+                connection.set_tenant(tenant)
+        return token
+
+    def _aliases_of(self, task: Any) -> Tuple[str, ...]:
+        """The aliases a task names, tenant-schemas-celery's way, else every django-tenants
+        alias."""
+        named = getattr(task, "tenant_databases", None)
+        if named is None:
+            named = getattr(task.app.conf, "task_tenant_databases", None)
+        return self.aliases if named is None else tuple(named)
 
     def lookup(self, tenant_id: str) -> Any:
         from django_tenants.utils import schema_context
@@ -92,11 +123,13 @@ class DjangoTenantsBackend(TenantBackend):
     def tenant_model(self) -> Any:
         return self.model
 
-    def all_tenants(self) -> List[Any]:
-        from django_tenants.utils import schema_context
+    def all_tenants(self) -> Any:
+        return self.model._default_manager.exclude(schema_name=self.public)
 
-        with schema_context(self.public):
-            return list(self.model._default_manager.exclude(schema_name=self.public))
+    def schema_tenants(self) -> Dict[str, str]:
+        with self.use(None):
+            names = list(self.all_tenants().values_list("schema_name", flat=True))
+        return {name: name for name in names}
 
     def foreign_tenant_id(self, header: str, value: Any) -> Any:
         return None if value == self.public else value

@@ -65,8 +65,8 @@ class MultitenantBackend(TenantBackend):
     def tenant_model(self) -> Any:
         return self.model
 
-    def all_tenants(self) -> List[Any]:
-        return list(self.model._base_manager.all())
+    def all_tenants(self) -> Any:
+        return self.model._base_manager.all()
 
     def describe(self) -> str:
         return f"{self.model._meta.label} (django-multitenant, by primary key)"

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from .base import TenantBackend
 
@@ -104,9 +104,17 @@ class OmnitenantBackend(TenantBackend):
 
         return get_tenant_model()
 
-    def all_tenants(self) -> List[Any]:
+    def all_tenants(self) -> Any:
+        return self.tenant_model()._default_manager.exclude(tenant_id=self.public_name)
+
+    def schema_tenants(self) -> Dict[str, str]:
+        """Schema tenants on the master database: their ``config["schema_name"]``, else their id
+        (django-omnitenant's schema backend)."""
         with self._shared():
-            return list(self.tenant_model()._default_manager.all())
+            rows = list(self.all_tenants().filter(isolation_type=self.schema_isolation)
+                        .values_list("tenant_id", "config"))
+        return {(config or {}).get("schema_name") or tenant_id: tenant_id
+                for tenant_id, config in rows}
 
     def describe(self) -> str:
         return f"{self.tenant_model()._meta.label} (django-omnitenant)"

@@ -14,7 +14,7 @@ scope puts back what was active before the task, whatever the task activated.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any, Dict, Optional
 
 from .base import TenantBackend
 
@@ -78,11 +78,15 @@ class PgSchemasBackend(TenantBackend):
     def tenant_model(self) -> Any:
         return self.model
 
-    def all_tenants(self) -> List[Any]:
-        if self.model is None:
-            return []
-        with self.use(None):
-            return list(self.model._default_manager.all())
+    def all_tenants(self) -> Any:
+        return [] if self.model is None else self.model._default_manager.all()
+
+    def schema_tenants(self) -> Dict[str, str]:
+        names = set(self.static)
+        if self.model is not None:
+            with self.use(None):
+                names.update(self.model._default_manager.values_list("schema_name", flat=True))
+        return {name: name for name in names}
 
     def describe(self) -> str:
         label = self.model._meta.label if self.model is not None else "no dynamic tenants"

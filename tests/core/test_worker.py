@@ -215,19 +215,6 @@ def test_a_tenant_deleted_elsewhere_fails_closed_in_a_warm_worker(worker, label)
     assert result.state == "FAILURE"
 
 
-def test_beat_entries_and_a_beat_fan_out_run_in_their_tenants(worker_with_beat):
-    from testproj.tenants.models import Observation, Tenant
-
-    def seen(label):
-        return set(Observation.objects.filter(label=label).values_list("tenant_id", flat=True))
-
-    everyone = set(Tenant.objects.values_list("tenant_id", flat=True))
-    worker_with_beat.wait_for(lambda: seen("beat") and seen("fan-out") >= everyone, timeout=60,
-                              what="beat's entries to run")
-    assert seen("beat") == {"acme"}
-    assert seen("fan-out") == everyone
-
-
 # ---------------------------------------------------------------- AUTO_CAPTURE off, custom header
 
 def test_without_auto_capture_the_context_is_not_captured(worker_no_capture, no_capture_settings,

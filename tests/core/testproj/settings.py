@@ -14,6 +14,12 @@ if os.environ.get("OMNITENANT_TEST_UNPATCHED") != "1":  # proves no test passes 
 SECRET_KEY = "omnitenant-tests-only"
 USE_TZ = True
 INSTALLED_APPS = ["django.contrib.contenttypes", "omnitenant_patch", "testproj.tenants"]
+try:  # beat's database scheduler (tests/core/test_beat.py); every test environment installs it
+    import django_celery_beat  # noqa: F401
+
+    INSTALLED_APPS.append("django_celery_beat")
+except ImportError:
+    pass
 MIDDLEWARE = ["omnitenant_patch.middleware.TenantMiddleware"]
 ROOT_URLCONF = "testproj.urls"
 ALLOWED_HOSTS = ["*"]
@@ -67,12 +73,29 @@ elif os.environ.get("OMNITENANT_TEST_CACHE_DIR"):
                           "LOCATION": os.environ["OMNITENANT_TEST_CACHE_DIR"]}}
 
 CELERY_WORKER_TASK_LOG_FORMAT = "%(task_name)s[%(task_id)s] tenant=%(tenant_id)s: %(message)s"
-if os.environ.get("OMNITENANT_TEST_BEAT") == "1":
+if os.environ.get("OMNITENANT_TEST_BEAT"):  # its value labels this beat's observations
+    _label = os.environ["OMNITENANT_TEST_BEAT"]
     CELERY_BEAT_SCHEDULE = {
-        "observe-as-acme": {"task": "t.observe", "schedule": 1.0, "args": ("beat",),
+        "observe-as-acme": {"task": "t.observe", "schedule": 1.0, "args": (f"{_label}:acme",),
                             "options": {"tenant_id": "acme"}},
-        "fan-out": {"task": "t.fan_out", "schedule": 1.0},
+        "fan-out": {"task": "t.fan_out", "schedule": 1.0, "args": (f"{_label}:fan-out",)},
+        "every-tenant": {"task": "t.observe", "schedule": 1.0, "args": (f"{_label}:every",),
+                         "options": {"tenants": "__all__", "spread": 2}},
+        "listed": {"task": "t.observe", "schedule": 1.0, "args": (f"{_label}:listed",),
+                   "options": {"tenants": ["globex", "42"]}},
+        "ready": {"task": "t.observe", "schedule": 1.0, "args": (f"{_label}:ready",),
+                  "options": {"tenants": "testproj.tasks.ready_tenants"}},
     }
+    if os.environ.get("OMNITENANT_TEST_BEAT_SCHEDULER", "").startswith("omnitenant_patch."):
+        CELERY_BEAT_SCHEDULE["tenant-schemas-celery"] = {  # its key, read by ours only
+            "task": "t.observe", "schedule": 1.0, "args": (f"{_label}:tenant_schemas",),
+            "tenant_schemas": ["acme"]}
+    if os.environ.get("OMNITENANT_TEST_BEAT_WRONG"):
+        CELERY_BEAT_SCHEDULE["wrong-entry"] = {
+            "task": "t.observe", "schedule": 1.0, "args": (f"{_label}:wrong",),
+            "options": {"tenants": os.environ["OMNITENANT_TEST_BEAT_WRONG"]}}
+    if os.environ.get("OMNITENANT_TEST_BEAT_SCHEDULER"):
+        CELERY_BEAT_SCHEDULER = os.environ["OMNITENANT_TEST_BEAT_SCHEDULER"]
 
 CELERY_BROKER_URL = os.environ.get("OMNITENANT_TEST_BROKER", "memory://")
 CELERY_RESULT_BACKEND = os.environ.get("OMNITENANT_TEST_BACKEND", "cache+memory://")

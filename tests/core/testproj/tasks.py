@@ -104,11 +104,18 @@ def log_line(text):
 
 
 @shared_task(name="t.fan_out")
-def fan_out():
+def fan_out(label="fan-out"):
     """A beat entry with no tenant that fans out to every tenant."""
     from omnitenant_patch import for_each_tenant
 
-    return [r.id for r in for_each_tenant(observe.s("fan-out"))]
+    return for_each_tenant(observe.s(label))
+
+
+def ready_tenants():
+    """A readiness filter for beat's ``tenants``: the tenants whose name says they are ready."""
+    from testproj.tenants.models import Tenant
+
+    return Tenant.objects.exclude(name__startswith="migrating")
 
 
 @shared_task(name="t.observe")
