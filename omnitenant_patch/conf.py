@@ -60,6 +60,10 @@ def _seconds(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
 
 
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 def _resolver(value: Any) -> bool:
     return callable(value) or _text(value)
 
@@ -124,6 +128,9 @@ SETTINGS: Tuple[Setting, ...] = (
             "sentry-sdk) and on the request's, where the site uses them"),
     Setting("CACHE.TTL", "cache_ttl", 300, "seconds ≥ 0", _seconds,
             "how long a worker keeps a looked-up tenant; `0` looks it up for every task"),
+    Setting("CACHE.MAX_TENANTS", "max_tenants", 10_000, "an integer ≥ 1", _count,
+            "how many looked-up tenants a process keeps at most; the least recently used goes "
+            "first (about 1 KB each)"),
     Setting("CACHE.ALIAS", "cache_alias", "default", "a `CACHES` alias or `None`",
             _optional(_text),
             "the Django cache that carries tenant invalidation between processes"),

@@ -10,6 +10,7 @@ it was read from (``watch()`` adds the ones a backend reads), and on nothing els
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Set, Tuple
 
 if TYPE_CHECKING:
@@ -37,13 +38,16 @@ class State:
         # resolved from settings; dropped by forget()
         self.config: Config | None = None
         self.backend: TenantBackend | None = None
-        self.tenants: Dict[str, Tuple[Any, float, Any]] = {}  # id -> (tenant, expiry, generation)
+        # id -> (tenant, expiry, generations, its generation's key), least recently used first,
+        # at most MAX_TENANTS
+        self.tenants: OrderedDict[str, Tuple[Any, float, Any, str]] = OrderedDict()
         self.shared_cache: Any = UNRESOLVED  # cache alias carrying invalidation, or None
         self.cache_down = False  # the shared cache failed and has not answered since
-        self.pending_bump = False  # an invalidation the shared cache has not taken yet
+        self.pending_ids: Set[str] = set()  # invalidations the shared cache has not taken yet
+        self.pending_all = False  # ... or one for every tenant
         self.invalidated_model: Any = None  # the model whose save/delete drops cached tenants
         self.tenant_classes: Set[type] = set()  # classes the backend said are tenants
-        # memos that cannot go stale (validity of an id string, a function's signature)
+        # memos that cannot go stale (validity of an id string, a function's signature); bounded
         self.valid_ids: Set[str] = set()
         self.takes_tenant_kwarg: Dict[Any, bool] = {}
         self.watched = {"OMNITENANT_CONFIG", "INSTALLED_APPS", "CACHES"}

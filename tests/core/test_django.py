@@ -260,3 +260,51 @@ def test_tasks_run_from_the_database_while_the_cache_is_down_and_it_is_logged_on
         Tenant.objects.filter(tenant_id="born-while-down").delete()
     failures = [r for r in cache_down_from_the_start.records if "failed" in r.getMessage()]
     assert len(failures) == 1, [r.getMessage() for r in failures]
+
+
+# ------------------------------------------------------------------ thousands of tenants
+
+def test_the_cache_keeps_at_most_max_tenants_the_least_recently_used_out_first(settings_override,
+                                                                               tenants):
+    from omnitenant_patch.state import STATE
+
+    settings_override(CACHE={"MAX_TENANTS": 2})
+    for tenant_id in ("acme", "globex", "acme", "42"):
+        lookup_tenant(tenant_id)
+    assert list(STATE.tenants) == ["acme", "42"]
+    with CaptureQueriesContext(connection) as queries:
+        lookup_tenant("acme")
+    assert len(queries) == 0
+    with CaptureQueriesContext(connection) as queries:
+        lookup_tenant("globex")  # was dropped
+    assert len(queries) == 1 and list(STATE.tenants) == ["acme", "globex"]
+
+
+def test_saving_one_tenant_drops_that_tenant_only(tenants):
+    from testproj.tenants.models import Tenant
+
+    for tenant_id in ("acme", "globex"):
+        lookup_tenant(tenant_id)
+    Tenant.objects.get(tenant_id="globex").save()
+    with CaptureQueriesContext(connection) as queries:
+        lookup_tenant("acme")
+    assert len(queries) == 0
+    with CaptureQueriesContext(connection) as queries:
+        lookup_tenant("globex")
+    assert len(queries) == 1
+
+
+def test_a_tenant_saved_under_a_new_id_is_gone_under_the_old_one():
+    from testproj.tenants.models import Tenant
+
+    tenant = Tenant.objects.create(tenant_id="before-rename", name="Renamed")
+    try:
+        lookup_tenant("before-rename")
+        tenant = Tenant.objects.get(pk=tenant.pk)
+        tenant.tenant_id = "after-rename"
+        tenant.save()
+        with pytest.raises(TenantNotFound):
+            lookup_tenant("before-rename")
+        assert lookup_tenant("after-rename").pk == tenant.pk
+    finally:
+        Tenant.objects.filter(pk=tenant.pk).delete()
