@@ -16,6 +16,8 @@
 - ``omnitenant.W007`` ``RESOLVER`` is set, but a tenancy library resolves requests itself
 - ``omnitenant.W008`` ``TenantMiddleware`` comes before the tenancy library's middleware
 - ``omnitenant.W009`` a setting earlier releases read, and what replaced it
+- ``omnitenant.W010`` workers consume fewer shards (``CONSUME_SHARDS``) than publishers use
+  (``FAIR_SHARDS``): tasks in the others would wait for a worker that never comes
 - ``omnitenant.E006`` a beat entry's tenant keys (``tenant_id``, ``tenants``, ``spread``,
   ``tenant_schemas``) hold a value they may not
 - ``omnitenant.E007`` a beat entry uses tenant-schemas-celery's ``tenant_schemas`` key, which the
@@ -266,3 +268,22 @@ def check_beat_schedule(app_configs: Any = None, **_: Any) -> List[checks.CheckM
                 hint='Set CELERY_BEAT_SCHEDULER = "omnitenant_patch.beat:TenantScheduler" (or '
                      ':TenantDatabaseScheduler), or write "options": {"tenants": [...]}.'))
     return messages
+
+
+@checks.register()
+def check_fair_shards(app_configs: Any = None, **_: Any) -> List[checks.CheckMessage]:
+    try:
+        config = get_config()
+    except ImproperlyConfigured:
+        return []
+    if config.consume_shards is not None and config.consume_shards < config.fair_shards:
+        return [checks.Warning(
+            f"publishers send tasks to {config.fair_shards} shard queues of each queue "
+            f"(FAIR_SHARDS), but workers consume only {config.consume_shards} (CONSUME_SHARDS): "
+            f"tasks in the others are never run",
+            id="omnitenant.W010",
+            hint="Deploy workers that consume at least FAIR_SHARDS shards first (CONSUME_SHARDS "
+                 "= FAIR_SHARDS, or leave it None), then raise FAIR_SHARDS on publishers. To turn "
+                 "sharding off, set FAIR_SHARDS = 0 on publishers and keep CONSUME_SHARDS until "
+                 "the shards are empty.")]
+    return []

@@ -60,6 +60,10 @@ def _seconds(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
 
 
+def _shards(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1024
+
+
 def _count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
@@ -123,6 +127,13 @@ SETTINGS: Tuple[Setting, ...] = (
     Setting("CELERY.ON_MISSING_TENANT", "on_missing_tenant", "raise",
             '`"raise"`, `"retry"`, `"reject"`', _one_of("raise", "retry", "reject"),
             "what a worker does with a task whose tenant does not exist", overridable=True),
+    Setting("CELERY.FAIR_SHARDS", "fair_shards", 0, "an integer ≥ 0", _shards,
+            "publishers: a task with a tenant goes to one of this many shard queues of its queue "
+            "(by its tenant), so one tenant's flood waits in its own shard; `0`: off"),
+    Setting("CELERY.CONSUME_SHARDS", "consume_shards", None, "an integer ≥ 0 or `None`",
+            _optional(_shards),
+            "workers: also consume this many shards of each queue they consume; `None`: "
+            "`FAIR_SHARDS` (deploy workers first; keep it while shards drain after turning off)"),
     Setting("TELEMETRY", "telemetry", True, "`True`, `False`", _bool,
             "put `tenant.id` on the task's span and sentry scope (OpenTelemetry, ddtrace, "
             "sentry-sdk) and on the request's, where the site uses them"),

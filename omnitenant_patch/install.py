@@ -31,8 +31,9 @@ from .celery_compat import (
     holds,
     restore_call,
 )
-from .conf import check_overrides
+from .conf import check_overrides, get_config
 from .exceptions import ImproperlyConfigured
+from .fair import consumed_with_shards
 from .log import add_filter_to_handlers
 from .periodic import UNPACK, UNPACK_OPTIONS, carried_problems
 from .state import STATE
@@ -85,6 +86,19 @@ def check_beat_schedule(sender: Any = None, **_: Any) -> None:
         raise SystemExit("omnitenant_patch: beat refuses to start: " + "; ".join(problems))
 
 
+def consume_shards(sender: Any = None, instance: Any = None, **_: Any) -> None:
+    """``celeryd_after_setup``: a worker consuming a queue also consumes its shard queues
+    (``CONSUME_SHARDS``, else ``FAIR_SHARDS``), so ``celery worker -Q default`` needs no change;
+    the plain queue stays consumed."""
+    config = get_config()
+    shards = config.fair_shards if config.consume_shards is None else config.consume_shards
+    if not shards or instance is None or not STATE.installed:
+        return
+    queues = instance.app.amqp.queues
+    for name in consumed_with_shards(list(queues.consume_from), shards):
+        queues.select_add(name)
+
+
 def on_worker_start(**_: Any) -> None:
     """Put back the ``Task.__call__`` the worker's start-up replaced, and keep our task_prerun
     receiver after Celery's Django fixup (connected at worker_init)."""
@@ -104,6 +118,7 @@ SIGNALS: List[Tuple[Any, Any]] = [
     (signals.worker_init, on_worker_start),
     (signals.worker_process_init, on_worker_start),
     (signals.celeryd_after_setup, on_worker_start),
+    (signals.celeryd_after_setup, consume_shards),
     (signals.worker_ready, on_worker_start),
     (signals.import_modules, adopt_beat),
     (signals.beat_init, check_beat_schedule),

@@ -32,6 +32,7 @@ from .backends import active_backend
 from .celery_compat import django_task_class, registered_task, route_queue
 from .conf import get_config
 from .exceptions import TenantRequired
+from .fair import route_to_shard
 from .ids import OPTION, takes_tenant_kwarg, tenant_id_of, without_option
 from .periodic import (
     FAN_OUT_TASK,
@@ -77,8 +78,21 @@ def send_task(self, /, *args, **options):
     if TENANTS in options or SPREAD in options or headers and (
             TENANTS in headers or SPREAD in headers):
         return _fan_out_or_spread(self, name, args, options)
-    ensure_header(options, None, self, name)
+    config = ensure_header(options, None, self, name)
+    if config.fair_shards:
+        _to_shard(self, name, args, options, config)
     return STATE.displaced[Celery, "send_task"](self, *args, **options)
+
+
+def _to_shard(app: Any, name: str, args: tuple, options: Dict[str, Any], config: Any) -> None:
+    """``FAIR_SHARDS``: a publish with a tenant goes to its tenant's shard of its queue."""
+    tenant_id = (options.get("headers") or {}).get(config.header)
+    if tenant_id is not None:
+        queue = options.get("queue")
+        queue = getattr(queue, "name", queue) or route_queue(
+            app, name, args[1] if len(args) > 1 else options.get("args"),
+            args[2] if len(args) > 2 else options.get("kwargs"), options)
+        route_to_shard(options, queue, tenant_id, config.fair_shards)
 
 
 def apply(self, /, *args, **options):
@@ -114,10 +128,12 @@ def _fan_out_or_spread(app: Any, name: str, args: tuple, options: Dict[str, Any]
     tenants, spread = take_fan_out(options)  # type: ignore[misc]
     header = (STATE.config or get_config()).header
     if tenants is None:
-        ensure_header(options, None, app, name)
+        config = ensure_header(options, None, app, name)
         tenant_id = (options.get("headers") or {}).get(header)
         if tenant_id is not None and spread and options.get("eta") is None:
             options["countdown"] = (options.get("countdown") or 0) + offset(tenant_id, spread)
+        if config.fair_shards:
+            _to_shard(app, name, args, options, config)
         return STATE.displaced[Celery, "send_task"](app, *args, **options)
     headers = dict(options.get("headers") or {})
     if headers.pop(header, None) is not None:
@@ -184,8 +200,9 @@ def take_explicit(task: Any, args: tuple, at: int, options: Dict[str, Any]) -> t
 def ensure_header(
     options: Dict[str, Any], task: Any = None, app: Any = None, name: Optional[str] = None,
     freeze: bool = False,
-) -> Dict[str, Any]:
-    """Give ``options`` a tenant header when none was set explicitly (idempotent).
+) -> Any:
+    """Give ``options`` a tenant header when none was set explicitly (idempotent); return the
+    configuration it read.
 
     ``freeze``: write "no tenant" as an explicit ``None`` too, so that a later
     publish (``delay_on_commit`` at commit time) does not capture another one.
@@ -208,7 +225,7 @@ def ensure_header(
             options["headers"] = headers
     if config.sign_headers or config.require_tenant:
         _enforce(options, config, task if task is not None else _task_named(app, name), name)
-    return options
+    return config
 
 
 def _task_named(app: Any, name: Optional[str]) -> Any:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Optional
 
 from ..celery_compat import set_default_queue
-from .worker import CeleryWorker, delete_queue
+from .worker import CeleryWorker, declared_shards, delete_queue
 
 
 @contextmanager
@@ -105,8 +105,9 @@ class TenantWorker:
     def stop(self) -> None:
         self.worker.stop()
         set_default_queue(self.app, self._default_queue)
-        if self._own_queue:
-            delete_queue(self.app, self.queue)
+        if self._own_queue:  # and the shard queues the worker declared (FAIR_SHARDS)
+            for queue in [self.queue, *declared_shards(self.queue)]:
+                delete_queue(self.app, queue)
 
     def run(self, task: Any, tenant: Any, *args: Any, timeout: float = 30, **kwargs: Any) -> Any:
         """Queue ``task`` (a task, a signature or a registered name) for ``tenant``; its result."""

@@ -150,6 +150,17 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30, what: str = "con
         time.sleep(interval)
 
 
+def declared_shards(queue: str) -> list:
+    """The shard queues a patched worker consuming ``queue`` declares (``FAIR_SHARDS`` /
+    ``CONSUME_SHARDS`` of this process's settings), to delete them with it."""
+    from ..conf import get_config
+    from ..fair import shards_of
+
+    config = get_config()
+    shards = config.fair_shards if config.consume_shards is None else config.consume_shards
+    return shards_of(queue, shards) if shards else []
+
+
 def delete_queue(app: Any, queue: str) -> None:
     """Delete ``queue`` and what it still holds from ``app``'s broker, once nothing consumes it:
     RabbitMQ keeps a durable queue after its last worker stops, Redis its list. A broker that

@@ -20,6 +20,7 @@ from typing import Dict, Optional
 
 import pytest
 
+from omnitenant_patch.fair import shards_of
 from omnitenant_patch.testing import CeleryWorker, WorkerError, delete_queue, wait_for
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -148,7 +149,9 @@ class Worker:
 
     def stop(self) -> None:
         self.process.stop()
-        delete_queue(self.app, self.queue)
+        shards = int(self.env.get("OMNITENANT_TEST_FAIR_SHARDS", "0"))
+        for queue in [self.queue, *shards_of(self.queue, shards)]:
+            delete_queue(self.app, queue)
 
     def start_beat(self, **env: str) -> subprocess.Popen:
         """A real `celery beat` next to the worker, publishing to the worker's queue; ``env``:

@@ -60,6 +60,7 @@ OMNITENANT_CONFIG = {
         "SIGN_HEADERS": os.environ.get("OMNITENANT_TEST_SIGN") == "1",
         "ON_MISSING_TENANT": os.environ.get("OMNITENANT_TEST_ON_MISSING", "raise"),
         "REQUIRE_TENANT": os.environ.get("OMNITENANT_TEST_REQUIRE") == "1",
+        "FAIR_SHARDS": int(os.environ.get("OMNITENANT_TEST_FAIR_SHARDS", "0")),
     },
 }
 

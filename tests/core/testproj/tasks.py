@@ -42,6 +42,7 @@ def request_probe(self):
         "retries": self.request.retries,
         "called_directly": self.request.called_directly,
         "has_delivery_info": bool(self.request.delivery_info),
+        "routing_key": (self.request.delivery_info or {}).get("routing_key"),
         "headers_type": type(self.request.headers).__name__,
         "custom_header": headers.get("x_probe", getattr(self.request, "x_probe", None)),
     }
