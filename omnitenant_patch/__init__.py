@@ -22,7 +22,7 @@ from .fanout import for_each_tenant
 from .install import is_patched, patch_celery, tenant_agnostic, unpatch_celery
 from .log import TenantFilter
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "ImproperlyConfigured",
