@@ -112,6 +112,7 @@ def member_of(request, customer):
     return customer.slug in {"carol": {"initrode"}}.get(request.headers.get("X-User", ""), set())
 
 
+@pytest.mark.worker
 def test_the_subdomain_resolver_finds_the_customer_and_the_worker_reads_its_rows(
         inhouse, customers, customer_worker, settings_override):
     settings_override(MIDDLEWARE={"RESOLVER": "subdomain", "SUBDOMAIN_BASE": "example.test"})
@@ -122,6 +123,7 @@ def test_the_subdomain_resolver_finds_the_customer_and_the_worker_reads_its_rows
     assert Client().get("/customer-orders/", HTTP_HOST="ghost.example.test").status_code == 404
 
 
+@pytest.mark.worker
 def test_only_the_trusted_header_names_the_customer(inhouse, customers, customer_worker,
                                                      settings_override):
     settings_override(MIDDLEWARE={"RESOLVER": "header", "TRUSTED_HEADER": "X-Customer"})
@@ -131,6 +133,7 @@ def test_only_the_trusted_header_names_the_customer(inhouse, customers, customer
     assert _queue(customer_worker, HTTP_X_CUSTOMER="hooli")["customer"] is None
 
 
+@pytest.mark.worker
 def test_the_authorize_hook_admits_members_only(inhouse, customers, customer_worker,
                                                  settings_override):
     from testproj.tenants.models import Order
