@@ -23,7 +23,22 @@ POOLS = [tuple(p.rsplit("-", 1)) for p in os.environ.get("SITE_POOLS", "").split
     *([("gevent", "60")] if importlib.util.find_spec("gevent") else [])]
 
 
+@pytest.fixture(autouse=True)
+def _patch_state_restored():
+    """Whatever a test does to the patch (tests of unpatch_celery), the next test starts as this
+    one did: patched, or unpatched under SITE_PATCH=none."""
+    from omnitenant_patch import is_patched, patch_celery, unpatch_celery
+
+    before = is_patched()
+    yield
+    if is_patched() != before:
+        unpatch_celery()
+        if before:
+            patch_celery()
+
+
 def pytest_unconfigure(config):
+    services.remove_run_dir()
     try:
         from django.db import connections
 

@@ -17,6 +17,10 @@ def pytest_configure(config):
     services.setup_django(SITE_DB=DATABASE)
 
 
+def pytest_unconfigure(config):
+    services.remove_run_dir()  # the workers' logs
+
+
 @pytest.fixture(scope="session")
 def site():
     services.require("postgres", "redis")
@@ -48,7 +52,8 @@ def site():
         using=lambda tenant_id: tenant_context(tenant(tenant_id)),
         current_id=tenancy.current_id,
         host=lambda tenant_id: f"{tenant_id}.localhost",
-        # its middleware leaves the connection on the last request's tenant
+        # not in django-tenants docs: its middleware never resets the schema, so the connection
+        # stays on the last request's tenant
         after_requests=lambda: connection.set_schema_to_public(),
         env={"SITE_DB": DATABASE, "SITE_CELERY": CELERY,
              "DJANGO_SETTINGS_MODULE": "project.settings"},

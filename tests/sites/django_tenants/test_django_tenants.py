@@ -7,7 +7,8 @@ import pytest
 from celery import signals
 from sitekit.scenarios import *  # noqa: F401,F403
 
-from omnitenant_patch import TenantNotFound, patch_celery, unpatch_celery
+from omnitenant_patch import TenantNotFound
+from omnitenant_patch.testing import unpatched
 
 
 @pytest.fixture
@@ -20,11 +21,8 @@ def old_producer(worker):
     app.conf.update(broker_url=worker.app.conf.broker_url,
                     result_backend=worker.app.conf.result_backend,
                     task_default_queue=worker.queue)
-    unpatch_celery()
-    try:
+    with unpatched():  # patched again after, unless SITE_PATCH=none
         yield app
-    finally:
-        patch_celery()
 
 
 def test_messages_tenant_schemas_celery_queued_run_in_their_schema(site, worker, old_producer):
@@ -57,9 +55,6 @@ def test_tenant_schemas_celerys_own_receivers_are_set_aside_while_patched(site):
     TenantContext.get_tenant()  # the backend is resolved, and with it the patch table
     assert "tenant_schemas_switch_schema" not in uids(signals.task_prerun)
     assert "tenant_schemas_restore_schema" not in uids(signals.task_postrun)
-    unpatch_celery()
-    try:
+    with unpatched():
         assert "tenant_schemas_switch_schema" in uids(signals.task_prerun)
         assert "tenant_schemas_restore_schema" in uids(signals.task_postrun)
-    finally:
-        patch_celery()

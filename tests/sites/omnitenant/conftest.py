@@ -23,6 +23,10 @@ def pytest_configure(config):
     services.setup_django(SITE_DB=MASTER, SITE_PATCH=PATCH)
 
 
+def pytest_unconfigure(config):
+    services.remove_run_dir()  # the workers' logs
+
+
 def _create_tenant(tenant_id, kind):
     """``manage.py createtenant``, answering its questions as a user would."""
     from django.core.management import call_command

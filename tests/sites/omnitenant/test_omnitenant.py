@@ -5,7 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from sitekit.scenarios import *  # noqa: F401,F403
 
-from omnitenant_patch import TenantContext, is_patched, patch_celery, unpatch_celery
+from omnitenant_patch import TenantContext, is_patched
+from omnitenant_patch.testing import unpatched
 
 
 def test_its_own_celery_task_class_defers_to_the_patch_and_unpatch_gives_it_back(site):
@@ -16,13 +17,10 @@ def test_its_own_celery_task_class_defers_to_the_patch_and_unpatch_gives_it_back
     TenantContext.get_tenant()  # the backend is resolved, and with it the patch table
     theirs = TenantAwareTask.__dict__["__call__"], TenantAwareTask.__dict__["apply_async"]
     assert theirs == (worker.call, publish.apply_async)
-    unpatch_celery()
-    try:
+    with unpatched():
         restored = TenantAwareTask.__dict__["__call__"], TenantAwareTask.__dict__["apply_async"]
         assert restored[0] is not worker.call and restored[1] is not publish.apply_async
         assert restored[0].__module__ == "django_omnitenant.patches.celery"
-    finally:
-        patch_celery()
     TenantContext.get_tenant()
     assert TenantAwareTask.__dict__["__call__"] is worker.call
 

@@ -15,6 +15,10 @@ def pytest_configure(config):
     services.setup_django(SITE_DB=DATABASE)
 
 
+def pytest_unconfigure(config):
+    services.remove_run_dir()  # the workers' logs
+
+
 @pytest.fixture(scope="session")
 def site():
     services.require("postgres", "redis")
@@ -33,7 +37,8 @@ def site():
             schema = Schema.create("www")
         else:
             schema = Tenant.objects.create(schema_name=tenant_id, name=tenant_id.title())
-            deactivate()  # creating a tenant leaves its schema active in this process
+            # not in django-pgschemas docs: Tenant.save leaves the new schema active
+            deactivate()
             Domain.objects.create(tenant=schema, domain=f"{tenant_id}.example.test")
         rows = [f"{tenant_id}-1", f"{tenant_id}-2"]
         with schema:

@@ -158,11 +158,25 @@ def test_a_request_runs_in_the_tenant_the_library_resolved_and_queues_there(site
 
 
 def test_for_each_tenant_queues_one_task_per_tenant_each_in_its_place(site, worker):
-    from omnitenant_patch import for_each_tenant
+    import json
 
-    results = for_each_tenant(worker.sig("site.probe", "fan-out"))
-    seen = sorted((worker.get(r) for r in results), key=lambda answer: answer["tenant"])
-    assert seen == [site.place(t, "fan-out") for t in sorted(site.fanned_out)]
+    from omnitenant_patch import for_each_tenant
+    from omnitenant_patch.testing import wait_for
+    from sitekit.tasks import _redis
+
+    key = f"omnitenant-site-{worker.queue}-fan-out-{uuid.uuid4().hex[:8]}"
+    try:
+        queued = for_each_tenant(worker.sig("site.record", key, "fan-out"))
+        assert queued == len(site.fanned_out)
+        try:
+            wait_for(lambda: _redis().llen(key) >= queued, timeout=40, what="every tenant's answer")
+        except TimeoutError as exc:
+            pytest.fail(f"{exc}:\n{worker.process.log_tail()}", pytrace=False)
+        answers = [json.loads(answer) for answer in _redis().lrange(key, 0, -1)]
+        seen = sorted(answers, key=lambda answer: str(answer["tenant"]))
+        assert seen == [site.place(t, "fan-out") for t in sorted(site.fanned_out)]
+    finally:
+        _redis().delete(key)
 
 
 # ------------------------------------------------------------------ in this process

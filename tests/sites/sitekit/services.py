@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from pathlib import Path
+from typing import List, Optional
 
 import pytest
 
@@ -17,6 +21,25 @@ SERVICES = {"redis": ("127.0.0.1", 6379), "postgres": ("127.0.0.1", 5432),
             "rabbitmq": ("127.0.0.1", 5672)}
 #: The workers' broker: SITE_TRANSPORT=rabbitmq or redis (the default). Results are in Redis.
 TRANSPORT = os.environ.get("SITE_TRANSPORT", "redis")
+
+
+_RUN_DIR: List[Path] = []  # test plumbing: at most one, made by this process
+
+
+def run_dir() -> Path:
+    """This run's folder for files its processes write (the workers' logs, the tracing site's
+    telemetry), made on first use; ``remove_run_dir()`` (each site's ``pytest_unconfigure``, and
+    at exit in case a site's conftest does not) deletes it: a run leaves nothing in /tmp."""
+    if not _RUN_DIR:
+        _RUN_DIR.append(Path(tempfile.mkdtemp(prefix=f"omnitenant-site-{RUN_ID}-")))
+        atexit.register(remove_run_dir, os.getpid())
+    return _RUN_DIR[0]
+
+
+def remove_run_dir(owner: Optional[int] = None) -> None:
+    """Delete this run's folder (never from a forked child of the process that made it)."""
+    if _RUN_DIR and (owner is None or owner == os.getpid()):
+        shutil.rmtree(_RUN_DIR[0], ignore_errors=True)
 
 
 def require(*services: str) -> None:

@@ -1,27 +1,31 @@
 """What every site's settings share, read from SITE_* variables so that the test process and
 each `celery worker` read the same: a throwaway secret, the database, Celery on Redis (or
-RabbitMQ, results in Redis)."""
+RabbitMQ, results in Redis).
+
+Only what Django itself needs and what Celery's "First steps with Django" page asks for; each
+library's settings are in its site's own ``project/settings.py``, as its docs give them.
+"""
 
 import os
 
-SECRET_KEY = "site-tests-only"
-DEBUG = False
-ALLOWED_HOSTS = ["*"]
-USE_TZ = True
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-ROOT_URLCONF = "project.urls"
+SECRET_KEY = "site-tests-only"  # Django: required setting (test plumbing: a throwaway value)
+DEBUG = False  # Django: Settings › DEBUG (never on outside development)
+ALLOWED_HOSTS = ["*"]  # test plumbing: requests name each tenant's host (acme.localhost, ...)
+USE_TZ = True  # Django: startproject's settings.py
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"  # Django: startproject's apps.py / settings
+ROOT_URLCONF = "project.urls"  # Django: required setting (each site's project/urls.py)
 
+# Celery docs: First steps with Django (config_from_object(..., namespace="CELERY"): every
+# Celery setting is CELERY_-prefixed); test plumbing: the run's broker and result backend.
 CELERY_BROKER_URL = os.environ.get("SITE_BROKER", "memory://")
 CELERY_RESULT_BACKEND = os.environ.get("SITE_RESULTS", "cache+memory://")
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("SITE_QUEUE", "celery")
-CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# A chord body gets its header's results in header order: Celery 5's default, which Celery 4.4's
-# Redis backend only follows when asked (otherwise completion order, and the chord scenario's
-# comparison would depend on which member finished first).
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("SITE_QUEUE", "celery")  # test plumbing: per-run queue
+# test plumbing: a chord body gets its header's results in header order: Celery 5's default,
+# which Celery 4.4's Redis backend only follows when asked (otherwise completion order, and the
+# chord scenario's comparison would depend on which member finished first).
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"result_chord_ordered": True}
 
-#: SITE_PATCH=none leaves the patch out: every scenario must then fail.
+#: test plumbing: SITE_PATCH=none leaves the patch out: every scenario must then fail.
 PATCHED = os.environ.get("SITE_PATCH") != "none"
 
 
@@ -34,7 +38,8 @@ def tracing(when):
 
 
 def database(engine, default_name):
-    """The site's PostgreSQL database, with the run's CONN_MAX_AGE (0, 60 or None)."""
+    """The site's PostgreSQL database (test plumbing: the run's name, and its CONN_MAX_AGE: 0,
+    60 or None); ``engine`` is the one the site's library docs name."""
     age = os.environ.get("SITE_CONN_MAX_AGE", "0")
     return {"ENGINE": engine, "NAME": os.environ.get("SITE_DB", default_name),
             "USER": "postgres", "HOST": "127.0.0.1", "PORT": "5432",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from omnitenant_patch.testing import CeleryWorker, WorkerError, delete_queue
 
-from .services import BROKER, RESULTS, RUN_ID
+from .services import BROKER, RESULTS, RUN_ID, run_dir
 
 
 @dataclass
@@ -86,8 +87,14 @@ class SiteWorker:
                    SITE_CONN_MAX_AGE=conn_max_age,
                    PYTHONPATH=os.pathsep.join([str(site.directory),
                                                str(site.directory.parent)]))
+        # Its log in this run's folder (removed at the run's end, even when a test failed with
+        # the worker still running); it stays readable for failure messages until then.
+        log_path = tempfile.mkstemp(prefix=f"celery-worker-{self.name}-", suffix=".log",
+                                    dir=run_dir())
+        os.close(log_path[0])
         self.process = CeleryWorker("project.celery_app", queue=self.queue, pool=pool,
-                                    concurrency=2, env=env, cwd=str(site.directory))
+                                    concurrency=2, env=env, cwd=str(site.directory),
+                                    log_path=Path(log_path[1]))
         self.app = Celery(f"client-{self.name}", set_as_current=False)
         self.app.conf.update(broker_url=BROKER, result_backend=RESULTS,
                              task_default_queue=self.queue, accept_content=["json"])

@@ -43,6 +43,15 @@ def spawn():
     return {"parent": _here("parent"), "child": probe.delay("child").id}
 
 
+@shared_task(name="site.record")
+def record(key, label=None):
+    """The probe's answer, pushed to the Redis list ``key``: ``for_each_tenant`` returns how many
+    tasks it queued, not their results."""
+    import json
+
+    _redis().rpush(key, json.dumps(_here(label)))
+
+
 @shared_task(name="site.write")
 def write(text):
     """Write a row, and say in which tenant; a task for an unknown tenant never gets here."""
@@ -108,5 +117,5 @@ def _redis():
     return _client[0]
 
 
-__all__ = ["collect", "leak", "legacy", "probe", "retry_once", "schema_check", "spawn", "step",
-           "traced", "write"]
+__all__ = ["collect", "leak", "legacy", "probe", "record", "retry_once", "schema_check", "spawn",
+           "step", "traced", "write"]

@@ -26,7 +26,15 @@ WORKER_SIGNAL = {"otel": "worker_process_init", "sentry": "celeryd_init", "ddtra
 
 def set_up(when):
     """In a site's settings, ``when`` ("before" or "after") the one line: initialise SITE_TRACING's
-    integration if that is its order; order "worker" connects it to its worker signal instead."""
+    integration if that is its order; order "worker" connects it to its worker signal instead.
+
+    Where each integration's docs set it up: sentry docs › Celery ("If you're using Celery with
+    Django in a conventional setup, have already initialized the SDK in your settings.py file
+    ... you don't need to initialize the SDK separately for Celery"): "before"/"after";
+    opentelemetry-instrumentation-celery README › Setting up tracing (in worker_process_init):
+    "worker" only; "before"/"after" is NOT the OTel-documented place, it tests omnitenant_patch's
+    support for an instrumentor set up in settings; ddtrace docs › Celery integration
+    (``ddtrace.patch(celery=True)``, anywhere before the app runs): any order."""
     if INTEGRATION and ORDER == when:
         init(INTEGRATION)
     elif INTEGRATION and ORDER == "worker" and when == "after":
@@ -59,6 +67,8 @@ def _sentry():
         def flush(self, timeout, callback=None):
             pass
 
+    # sentry docs: Celery (init with CeleryIntegration; traces_sample_rate so that tasks are
+    # traced); test plumbing: a DSN nothing listens on, and the file transport.
     sentry_sdk.init(dsn="http://public@127.0.0.1:9/1", transport=FileTransport,
                     traces_sample_rate=1.0, integrations=[CeleryIntegration()])
 
@@ -87,6 +97,8 @@ def _otel():
         def shutdown(self):
             pass
 
+    # opentelemetry-instrumentation-celery README: Setting up tracing (a TracerProvider with a
+    # span processor, then CeleryInstrumentor().instrument()); test plumbing: the file exporter.
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(FileSpanExporter()))
     trace.set_tracer_provider(provider)
@@ -94,7 +106,11 @@ def _otel():
 
 
 def _ddtrace():
+    # ddtrace docs: Celery integration › distributed tracing ("default disabled but is easily
+    # enabled via DD_CELERY_DISTRIBUTED_TRACING=true"): an opt-in, on here because it is the
+    # mode that moves custom headers (omnitenant_patch README: With tracing).
     os.environ.setdefault("DD_CELERY_DISTRIBUTED_TRACING", "true")
+    # test plumbing: no agent (a port nothing listens on), no telemetry, no remote config
     os.environ.setdefault("DD_TRACE_AGENT_URL", "http://127.0.0.1:9")
     os.environ.setdefault("DD_INSTRUMENTATION_TELEMETRY_ENABLED", "false")
     os.environ.setdefault("DD_REMOTE_CONFIGURATION_ENABLED", "false")
@@ -110,7 +126,7 @@ def _ddtrace():
                         "tenant": tags.get("tenant.id")})
             return None  # nothing goes to an agent
 
-    ddtrace.patch(celery=True)
+    ddtrace.patch(celery=True)  # ddtrace docs: Celery integration ("call the patch method")
     tracer.configure(trace_processors=[FileTraceFilter()])
 
 

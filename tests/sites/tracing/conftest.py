@@ -1,5 +1,6 @@
 """The tracing site: one integration (SITE_TRACING = "<sentry|otel|ddtrace>-<before|after>"),
-initialised in settings before or after the one line; tenants acme and globex."""
+initialised in settings before or after the one line; tenants acme and globex, each with its own
+notes rows in one table (row-level, read through the notes manager)."""
 
 import os
 
@@ -7,41 +8,54 @@ import pytest
 from sitekit import services
 from sitekit.site import Place, Site, started
 
-from omnitenant_patch.testing import in_tenant
-
 HERE = services.SITES / "tracing"
 DATABASE = services.database_name("tracing", "site")
 TRACING = os.environ.get("SITE_TRACING", "sentry-after")
-TELEMETRY = str(services.SITES.parents[1] / f".telemetry-{services.RUN_ID}-{TRACING}.jsonl")
+TELEMETRY = []  # test plumbing: the run's telemetry file, in its own temporary folder
 
 
 def pytest_configure(config):
     if not TRACING.endswith(("-before", "-after")):
         raise pytest.UsageError(f"SITE_TRACING={TRACING}: the tracing site traces the client too, "
                                 f"so its integration is set up in settings (-before or -after)")
-    services.setup_django(SITE_DB=DATABASE, SITE_TRACING=TRACING, SITE_TELEMETRY_FILE=TELEMETRY)
+    TELEMETRY.append(str(services.run_dir() / f"telemetry-{TRACING}.jsonl"))
+    services.setup_django(SITE_DB=DATABASE, SITE_TRACING=TRACING, SITE_TELEMETRY_FILE=TELEMETRY[0])
 
 
 def pytest_unconfigure(config):
-    if os.path.exists(TELEMETRY):
-        os.remove(TELEMETRY)
+    services.remove_run_dir()  # the telemetry file and the workers' logs
 
 
 @pytest.fixture(scope="session")
 def site():
     services.require("postgres", "redis")
+    import tenancy
     from django.core.management import call_command
+    from notes.models import Note
     from tenants.models import Tenant
+
+    from omnitenant_patch import TenantContext
 
     services.create_database(DATABASE)
     call_command("migrate", verbosity=0)
+    places, every_row = {}, []
     for tenant_id in ("acme", "globex"):
-        Tenant.objects.create(tenant_id=tenant_id, name=tenant_id.title())
+        tenant = Tenant.objects.create(tenant_id=tenant_id, name=tenant_id.title())
+        rows = [f"{tenant_id}-1", f"{tenant_id}-2"]
+        Note.objects.bulk_create([Note(tenant=tenant, text=text) for text in rows])
+        places[tenant_id] = Place("public", DATABASE, rows)
+        every_row += rows
+    places = {None: Place("public", DATABASE, sorted(every_row)), **places}
+
+    def tenant(tenant_id):
+        return Tenant.objects.get(tenant_id=tenant_id)
+
     return Site(
-        name=f"tracing-{TRACING}", directory=HERE, places={None: Place("public", DATABASE, None)},
-        tenant=lambda tenant_id: Tenant.objects.get(tenant_id=tenant_id), using=in_tenant,
-        current_id=lambda: None, tasks="probes.tasks",
-        env={"SITE_DB": DATABASE, "SITE_TRACING": TRACING, "SITE_TELEMETRY_FILE": TELEMETRY,
+        name=f"tracing-{TRACING}", directory=HERE, places=places, tenant=tenant,
+        using=lambda tenant_id: TenantContext.use_tenant(tenant(tenant_id)),
+        current_id=tenancy.current_id, tasks="probes.tasks",
+        host=lambda tenant_id: f"{tenant_id}.example.test",
+        env={"SITE_DB": DATABASE, "SITE_TRACING": TRACING, "SITE_TELEMETRY_FILE": TELEMETRY[0],
              "DJANGO_SETTINGS_MODULE": "project.settings"},
     )
 

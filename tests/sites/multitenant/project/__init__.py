@@ -1,0 +1,5 @@
+# Celery docs: First steps with Django (proj/__init__.py loads the app when Django starts, so
+# @shared_task binds to it)
+from .celery_app import app as celery_app
+
+__all__ = ("celery_app",)

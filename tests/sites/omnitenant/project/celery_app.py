@@ -1,3 +1,5 @@
+# Celery docs: First steps with Django (proj/celery.py); django-omnitenant docs: Installation ›
+# Celery Configuration › Basic Setup (config/celery.py, the same lines)
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")

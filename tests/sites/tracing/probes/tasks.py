@@ -1,34 +1,36 @@
-"""Tasks that say which tenant they ran in, queue children, retry, and show the publish chain."""
+"""Tasks that answer where they ran (the probe: tenant, schema, database and the rows they read),
+queue children, retry, and show the publish chain."""
 
 from types import FunctionType
 
 from celery import shared_task
 from celery.app.base import Celery
 from celery.app.task import Task
+from sitekit.probe import where
+from tenancy import current_id
 
-from omnitenant_patch import TenantContext
 
+def here(label=None):
+    from notes.models import Note
 
-def tenant():
-    current = TenantContext.get_tenant()
-    return None if current is None else current.tenant_id
+    return where(Note, current_id, label)
 
 
 @shared_task(name="trace.whoami")
-def whoami():
-    return tenant()
+def whoami(label=None):
+    return here(label)
 
 
 @shared_task(name="trace.spawn")
 def spawn():
-    return {"tenant": tenant(), "child": whoami.delay().id}
+    return {"parent": here("parent"), "child": whoami.delay("child").id}
 
 
 @shared_task(name="trace.retry", bind=True)
-def retry_once(self):
+def retry_once(self, label=None):
     if self.request.retries < 1:
         raise self.retry(countdown=0, max_retries=3)
-    return tenant()
+    return here(label)
 
 
 def chain_of(function):

@@ -1,3 +1,4 @@
+# Celery docs: First steps with Django (proj/celery.py)
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")

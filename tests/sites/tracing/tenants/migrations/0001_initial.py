@@ -6,7 +6,8 @@ class Migration(migrations.Migration):
     dependencies = []
     operations = [
         migrations.CreateModel("Tenant", [
-            ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False)),
+            ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False,
+                                       verbose_name="ID")),
             ("tenant_id", models.CharField(max_length=64, unique=True)),
             ("name", models.CharField(max_length=100)),
         ]),
