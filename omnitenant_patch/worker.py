@@ -151,8 +151,8 @@ def run_in_scope(task: Any, scope: Scope, args: tuple, kwargs: dict) -> Any:
         refuse(task, scope.request, scope.error)
     if OPTION in kwargs and not takes_tenant_kwarg(task):
         kwargs = without_option(kwargs)
-    if scope.tenant_id is not None and (STATE.config or get_config()).telemetry:
-        tag_tenant(scope.tenant_id)  # the tracers' run spans are current by now
+    if (STATE.config or get_config()).telemetry:
+        tag_tenant(scope.tenant_id)  # the tracers' run spans are current by now; None clears
     scope.in_body = True
     try:
         return task.run(*args, **kwargs)
