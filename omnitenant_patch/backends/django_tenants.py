@@ -6,7 +6,7 @@ database alias whose engine is django-tenants' (read replicas included); it runs
 the connection wrapper sets ``search_path`` on every cursor it makes, so the tenant
 survives Celery's Django fixup closing the connection and persistent connections
 (``CONN_MAX_AGE``). Leaving puts back exactly the tenant each connection had. Tenants are
-read in the public schema (``schema_context``).
+read in the public schema, on every alias.
 
 A task may name its aliases as tenant-schemas-celery lets it, so a site moving off it keeps
 its meaning: ``tenant_databases`` on the task's class, else the Celery setting
@@ -107,9 +107,7 @@ class DjangoTenantsBackend(TenantBackend):
         return self.aliases if named is None else tuple(named)
 
     def lookup(self, tenant_id: str) -> Any:
-        from django_tenants.utils import schema_context
-
-        with schema_context(self.public):
+        with self.use(None):  # public on every alias: a router may read through a replica
             return self.fetch(self.model._default_manager, tenant_id, schema_name=tenant_id)
 
     def id_of(self, tenant: Any) -> Any:

@@ -66,6 +66,10 @@ TRACED = {
     "multitenant": ["sentry-after", "otel-worker", "ddtrace-before"],
     "omnitenant-mixed": ["sentry-worker", "otel-after", "ddtrace-before"],
 }
+SUITES.update({  # a read replica: every alias on the library's engine enters the tenant
+    f"{library}-with-replica": _rerun(SUITES[library], pools=FEWER_POOLS, SITE_REPLICA="1")
+    for library in ("django-tenants", "pgschemas")
+})
 SUITES["multitenant-in-installed-apps"] = _rerun(SUITES["multitenant"], pools=FEWER_POOLS,
                                                  SITE_MULTITENANT_APP="1")
 SUITES.update({

@@ -58,3 +58,28 @@ def test_tenant_schemas_celerys_own_receivers_are_set_aside_while_patched(site):
     with unpatched():
         assert "tenant_schemas_switch_schema" in uids(signals.task_prerun)
         assert "tenant_schemas_restore_schema" in uids(signals.task_postrun)
+
+
+def test_a_task_naming_its_aliases_switches_those_only(site, worker):
+    """tenant-schemas-celery's ``tenant_databases`` on a task class, and its Celery setting
+    ``task_tenant_databases``: the aliases named enter the tenant, the others stay public."""
+    from django.conf import settings
+
+    if "replica" not in settings.DATABASES:
+        pytest.skip("the site has no read replica (SITE_REPLICA=1)")
+    tenant_id = site.tenant_ids[0]
+    place, public = site.places[tenant_id], site.places[None]
+    expected = {"default": {"schema": public.schema, "rows": None},
+                "replica": {"schema": place.schema, "rows": place.rows}}
+    answer = worker.run("site.replica_only", "named", tenant_id=tenant_id)
+    assert answer["aliases"] == expected
+    from notes.tasks import aliases
+
+    app = aliases.app
+    app.conf.task_tenant_databases = ("replica",)
+    try:
+        assert aliases.apply(("setting",), tenant_id=tenant_id).get()["aliases"] == expected
+    finally:
+        app.conf.task_tenant_databases = None  # unset: every alias
+    assert aliases.apply(("all",), tenant_id=tenant_id).get()["aliases"]["default"] == {
+        "schema": place.schema, "rows": place.rows}

@@ -157,6 +157,21 @@ def test_a_request_runs_in_the_tenant_the_library_resolved_and_queues_there(site
     assert site.current_id() is None
 
 
+def test_every_database_alias_reads_the_tenants_rows_in_its_schema(site, worker):
+    """With a read replica (SITE_REPLICA=1): a task's queries through every alias run in its
+    tenant's schema and read its rows; with no tenant, in the shared schema."""
+    from django.conf import settings
+
+    if "replica" not in settings.DATABASES:
+        pytest.skip("the site has no read replica (SITE_REPLICA=1)")
+    for tenant_id in [*site.tenant_ids, None]:
+        answer = worker.run("site.aliases", "aliases", tenant_id=tenant_id)
+        place = site.places[tenant_id]
+        assert answer == {"tenant": tenant_id, "label": "aliases", "aliases": {
+            alias: {"schema": place.schema, "rows": place.rows}
+            for alias in ("default", "replica")}}
+
+
 def test_for_each_tenant_queues_one_task_per_tenant_each_in_its_place(site, worker):
     import json
 

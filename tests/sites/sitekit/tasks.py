@@ -79,6 +79,42 @@ def traced(label=None):
     return {"tracer": telemetry.tracing_now(), **_here(label)}
 
 
+def _aliases(label=None):
+    """Where each database alias's queries run, and the notes read through it."""
+    from django.db import connections, transaction
+    from notes.models import Note
+
+    found = {}
+    for alias in connections:
+        with connections[alias].cursor() as cursor:
+            cursor.execute("SELECT current_schema()")
+            schema = cursor.fetchone()[0]
+        try:
+            with transaction.atomic(using=alias):
+                rows = sorted(Note._default_manager.using(alias).values_list("text", flat=True))
+        except Exception as exc:  # not there: the shared schema
+            rows = None if "does not exist" in str(exc) else f"{type(exc).__name__}: {exc}"
+        found[alias] = {"schema": schema, "rows": rows}
+    return {"tenant": current_id(), "aliases": found, "label": label}
+
+
+@shared_task(name="site.aliases")
+def aliases(label=None):
+    """Every alias's schema and rows (a site with a read replica)."""
+    return _aliases(label)
+
+
+class ReplicaOnly(Task):
+    """A task class naming its database aliases, tenant-schemas-celery's way."""
+
+    tenant_databases = ("replica",)
+
+
+@shared_task(name="site.replica_only", base=ReplicaOnly)
+def replica_only(label=None):
+    return _aliases(label)
+
+
 class LegacyBase(Task):
     """A project's own fixed base class, inheriting no tenancy library's task class."""
 
@@ -117,5 +153,5 @@ def _redis():
     return _client[0]
 
 
-__all__ = ["collect", "leak", "legacy", "probe", "record", "retry_once", "schema_check", "spawn",
-           "step", "traced", "write"]
+__all__ = ["aliases", "collect", "leak", "legacy", "probe", "record", "replica_only",
+           "retry_once", "schema_check", "spawn", "step", "traced", "write"]

@@ -31,6 +31,10 @@ TENANT_DOMAIN_MODEL = "customers.Domain"
 
 # django-tenants docs: Installation › Basic Settings (DATABASE ENGINE)
 DATABASES = {"default": database("django_tenants.postgresql_backend", "django_tenants_site")}
+# Django docs: Multiple databases (a read replica: the same database through a second alias, on
+# the library's engine); test plumbing: SITE_REPLICA=1 runs the suite with one.
+if os.environ.get("SITE_REPLICA") == "1":
+    DATABASES["replica"] = database("django_tenants.postgresql_backend", "django_tenants_site")
 # django-tenants docs: Installation › Basic Settings (DATABASE_ROUTERS)
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 MIDDLEWARE = [

@@ -6,11 +6,17 @@ and each `celery worker` read the same file.
 """
 
 
+import os
+
 from sitekit.settings import *  # noqa: F403  (secret, database(), Celery on Redis)
 from sitekit.settings import PATCHED, database, tracing
 
 # django-pgschemas docs: Basic › Database configuration (ENGINE)
 DATABASES = {"default": database("django_pgschemas.postgresql", "pgschemas_site")}
+# Django docs: Multiple databases (a read replica: the same database through a second alias, on
+# the library's engine); test plumbing: SITE_REPLICA=1 runs the suite with one.
+if os.environ.get("SITE_REPLICA") == "1":
+    DATABASES["replica"] = database("django_pgschemas.postgresql", "pgschemas_site")
 # django-pgschemas docs: Basic › Database configuration (DATABASE_ROUTERS)
 DATABASE_ROUTERS = ("django_pgschemas.routers.TenantAppsRouter",)
 
