@@ -18,6 +18,18 @@ def load() -> list:
     return json.loads((HERE / "matrix.json").read_text())["cells"]
 
 
+def default_run_sites() -> list:
+    """The site suites README's test command runs in .ci/run (the cells run the others)."""
+    return json.loads((HERE / "matrix.json").read_text())["default_run"]["require_sites"]
+
+
+if __name__ == "__main__":  # `python compat_matrix/cells.py default-sites`, for .ci/run
+    import sys
+
+    if sys.argv[1:] == ["default-sites"]:
+        print(",".join(default_run_sites()))
+
+
 def pins(cell: dict) -> list:
     return [f"{package}=={cell[package]}" for package in PINNED]
 

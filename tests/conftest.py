@@ -36,9 +36,13 @@ def pytest_unconfigure(config):
 def pytest_ignore_collect(collection_path, config):
     path = Path(str(collection_path))
     site = os.environ.get("OMNITENANT_SITE")
-    if site:  # a site's own process: nothing but that site
-        return not (path == HERE / "sites" or HERE / "sites" / site in (path, *path.parents)
-                    or path in (HERE / "sites" / site).parents)
+    if site:  # a site's own process: nothing but that site, and its beat scenarios only if asked
+        inside = HERE / "sites" / site in (path, *path.parents)
+        if inside and path.name.startswith("test_beat"):
+            return os.environ.get("SITE_BEAT") != "1"
+        if inside and path.name.startswith("test_") and os.environ.get("SITE_BEAT") == "1":
+            return True
+        return not (path == HERE / "sites" or inside or path in (HERE / "sites" / site).parents)
     return HERE / "sites" in (path, *path.parents) or None
 
 

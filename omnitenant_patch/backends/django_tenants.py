@@ -80,6 +80,9 @@ class DjangoTenantsBackend(TenantBackend):
         connections = self.connections
         for alias, tenant, include_public in token:
             connection = connections[alias]
+            if getattr(connection, "tenant", None) is tenant and (
+                    connection.include_public_schema == include_public):
+                continue  # as it was: no search_path to set again
             if tenant is None:
                 connection.set_schema_to_public()
             else:
@@ -90,11 +93,12 @@ class DjangoTenantsBackend(TenantBackend):
         token = []
         for alias in aliases:
             connection = connections[alias]
-            token.append((alias, getattr(connection, "tenant", None),
-                          connection.include_public_schema))
+            current = getattr(connection, "tenant", None)
+            token.append((alias, current, connection.include_public_schema))
             if tenant is None:
-                connection.set_schema_to_public()
-            else:
+                if getattr(current, "schema_name", None) != self.public:
+                    connection.set_schema_to_public()
+            elif current is not tenant or not connection.include_public_schema:
                 connection.set_tenant(tenant)
         return token
 

@@ -70,6 +70,12 @@ SUITES.update({  # a read replica: every alias on the library's engine enters th
     f"{library}-with-replica": _rerun(SUITES[library], pools=FEWER_POOLS, SITE_REPLICA="1")
     for library in ("django-tenants", "pgschemas")
 })
+SUITES.update({  # periodic tasks: django-celery-beat in the shared schema and in every tenant's
+    "django-tenants-beat": ("django_tenants", ["django_tenants", "django_celery_beat"],
+                            {"SITE_BEAT": "1"}),
+    "omnitenant-schema-beat": ("omnitenant", ["django_omnitenant", "django_celery_beat"],
+                               {"SITE_ISOLATION": "schema", "SITE_BEAT": "1"}),
+})
 SUITES["multitenant-in-installed-apps"] = _rerun(SUITES["multitenant"], pools=FEWER_POOLS,
                                                  SITE_MULTITENANT_APP="1")
 SUITES.update({

@@ -57,4 +57,7 @@ def site():
         after_requests=lambda: connection.set_schema_to_public(),
         env={"SITE_DB": DATABASE, "SITE_CELERY": CELERY,
              "DJANGO_SETTINGS_MODULE": "project.settings"},
+        add_tenant=lambda tenant_id: Client.objects.create(schema_name=tenant_id,
+                                                            name=tenant_id.title()),
+        drop_tenant=lambda tenant_id: Client.objects.filter(schema_name=tenant_id).delete(),
     )

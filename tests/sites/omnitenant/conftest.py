@@ -70,4 +70,6 @@ def site():
         using=lambda tenant_id: TenantContext.use_tenant(tenant(tenant_id)),
         current_id=tenancy.current_id, host=lambda tenant_id: f"{tenant_id}.localhost",
         env={"SITE_DB": MASTER, "SITE_PATCH": PATCH, "DJANGO_SETTINGS_MODULE": "project.settings"},
+        add_tenant=lambda tenant_id: _create_tenant(tenant_id, "schema"),
+        drop_tenant=lambda tenant_id: Tenant.objects.filter(tenant_id=tenant_id).delete(),
     )

@@ -44,3 +44,22 @@ def database(engine, default_name):
     return {"ENGINE": engine, "NAME": os.environ.get("SITE_DB", default_name),
             "USER": "postgres", "HOST": "127.0.0.1", "PORT": "5432",
             "CONN_MAX_AGE": None if age == "None" else int(age)}
+
+
+#: test plumbing: SITE_BEAT=1 installs django-celery-beat (each site's settings say where, as the
+#: docs do) and runs the beat scenarios (sitekit/beat.py) only.
+BEAT = os.environ.get("SITE_BEAT") == "1"
+
+
+def beat_schedule():
+    """test plumbing: the beat scenarios' entries (sitekit/beat.py), each writing a note labelled
+    SITE_BEAT_LABEL: one in SITE_BEAT_ONE's tenant, one in every tenant."""
+    label = os.environ.get("SITE_BEAT_LABEL")
+    if not label:
+        return {}
+    return {
+        "one": {"task": "site.write", "schedule": 1.0, "args": (f"{label}:one",),
+                "options": {"tenant_id": os.environ["SITE_BEAT_ONE"]}},
+        "every": {"task": "site.write", "schedule": 1.0, "args": (f"{label}:every",),
+                  "options": {"tenants": "__all__"}},
+    }

@@ -7,7 +7,7 @@ and each `celery worker` read the same file.
 import os
 
 from sitekit.settings import *  # noqa: F403  (secret, database(), Celery on Redis)
-from sitekit.settings import PATCHED, database, tracing
+from sitekit.settings import BEAT, PATCHED, beat_schedule, database, tracing
 
 # django-tenants docs: Installation › Configure Tenant and Shared Applications. Its sample's
 # "everything below here is optional" apps (auth, sessions, sites, messages, admin) are left
@@ -23,6 +23,12 @@ TENANT_APPS = [
     "django.contrib.contenttypes",
     "notes",  # django-tenants docs: Installation › Configure ... Applications (tenant-specific)
 ]
+if BEAT:  # django-celery-beat docs: Installation (INSTALLED_APPS); django-tenants docs:
+    # Installation › Configure Tenant and Shared Applications: in both lists, so that the shared
+    # schema holds the schedule's rows and each tenant's schema its own
+    SHARED_APPS.append("django_celery_beat")
+    TENANT_APPS.append("django_celery_beat")
+    CELERY_BEAT_SCHEDULE = beat_schedule()
 # django-tenants docs: Installation › Configure Tenant and Shared Applications (verbatim)
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 # django-tenants docs: Installation › Configure Tenant and Shared Applications (models)

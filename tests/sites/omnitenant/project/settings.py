@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from sitekit.settings import *  # noqa: F403  (secret, database(), Celery on Redis)
-from sitekit.settings import PATCHED, database, tracing
+from sitekit.settings import BEAT, PATCHED, beat_schedule, database, tracing
 
 # django-omnitenant docs: API › Utils › get_custom_apps ("Include only apps whose path starts with
 # BASE_DIR": those are the project's, routed to the tenants); Django's startproject value.
@@ -28,6 +28,10 @@ INSTALLED_APPS = [
     "customers",
     "notes",
 ]
+if BEAT:  # django-celery-beat docs: Installation (INSTALLED_APPS); an app outside BASE_DIR, which
+    # django-omnitenant's router migrates into the master database and into every tenant
+    INSTALLED_APPS.append("django_celery_beat")
+    CELERY_BEAT_SCHEDULE = beat_schedule()
 MIDDLEWARE = [
     # django-omnitenant docs: README › Quick Start › 4. Add Middleware
     "django_omnitenant.middleware.TenantMiddleware",
