@@ -82,6 +82,12 @@ def _queue(app: Any, message: Dict[str, Any], ids: Iterable[str], spread: float,
     """Publish the message once per tenant id, over one producer; the count."""
     options = dict(message["options"])
     options.pop("tenant_id", None)
+    # Not a child of the fan-out (Celery's trail would keep every result in memory); and, as
+    # the task itself would, no result subscription when it ignores its result.
+    options["add_to_parent"] = False
+    task = app.tasks.get(message["task"])
+    if task is not None and "ignore_result" not in options:
+        options["ignore_result"] = task.ignore_result
     queued = 0
     with app.producer_or_acquire(None) as producer:
         for tenant_id in ids:
@@ -108,5 +114,5 @@ def _queue_windows(app: Any, message: Dict[str, Any], spec: Any, spread: float) 
             app.send_task(FAN_OUT_TASK, (), {"message": message, "tenants": spec,
                                              "spread": spread, "window": window},
                           tenant_id=None, countdown=window * WINDOW or None, producer=producer,
-                          **routing)
+                          add_to_parent=False, **routing)
     return windows
