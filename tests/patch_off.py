@@ -6,8 +6,8 @@ It runs the real-worker tests of ``tests/core`` with ``OMNITENANT_TEST_UNPATCHED
 starts unpatched, and so does every worker it starts) and, through ``test_site_suites.py``, every
 installed site suite with ``SITE_PATCH=none`` — on one worker configuration and one pool each:
 what is checked is the test, not the pool. Then it reads every test's outcome and exits non-zero
-if a test passed that ``PASSES_UNPATCHED`` does not name, or if ``PASSES_UNPATCHED`` names a test
-that no longer passes unpatched (the list stays exact).
+if a test passed that ``PASSES_UNPATCHED`` does not name; an entry that named no passing test is
+reported, to keep the list exact.
 """
 
 from __future__ import annotations
@@ -38,6 +38,22 @@ PASSES_UNPATCHED: Dict[str, str] = {
     "site *-beat: tests/sites/*/test_beat.py::"
     "test_noticing_changes_costs_the_same_queries_however_many_tenants":
         "counts the queries of TenantDatabaseScheduler's change detection; no task runs",
+    "site omnitenant-*: tests/sites/omnitenant/test_omnitenant.py::"
+    "test_use_tenant_none_leaves_the_schema_and_the_database":
+        "omnitenant_patch's TenantContext on django-omnitenant, in this process; no task runs",
+    # django-omnitenant's own Celery task class (TenantAwareTask, set by its bootstrap) reads the
+    # tenant_id header itself, and Celery >= 5.3 shows it in request.headers: with the patch off
+    # it enters the tenant in these cases (database tenants; a header written by our scheduler)
+    "site omnitenant-database: tests/sites/omnitenant/test_omnitenant.py::"
+    "test_every_step_of_a_chain_runs_in_the_tenant":
+        "django-omnitenant's own task class enters a database tenant from its tenant_id header",
+    "site omnitenant-database: tests/sites/omnitenant/test_omnitenant.py::"
+    "test_rows_a_task_writes_land_in_its_tenant_only":
+        "django-omnitenant's own task class enters a database tenant from its tenant_id header",
+    "site omnitenant-schema-beat: tests/sites/omnitenant/test_beat.py::"
+    "test_each_tenants_own_rows_run_in_that_tenant_and_changes_are_seen":
+        "TenantDatabaseScheduler writes each tenant row's tenant_id header; django-omnitenant's "
+        "own task class enters it",
     # tenant-schemas-celery's own CeleryApp carries and switches the schema in this suite
     "site django-tenants-on-tenant-schemas-celery: tests/sites/django_tenants/"
     "test_django_tenants.py::test_messages_tenant_schemas_celery_queued_run_in_their_schema":
@@ -79,12 +95,16 @@ def check(results: List[Tuple[str, str]]) -> List[str]:
     """What is wrong with these outcomes, as sentences (none: the check holds)."""
     passed = [test_id for test_id, outcome in results if outcome == "passed"]
     problems = [f"passes with the patch off: {t}" for t in passed if not allowed(t)]
-    used = {allowed(t) for t in passed}
-    problems += [f"PASSES_UNPATCHED names {p!r}, which no longer passes unpatched"
-                 for p in PASSES_UNPATCHED if p not in used]
     if not any(outcome == "failed" for _, outcome in results):
         problems.append("no test failed with the patch off: was it off?")
     return problems
+
+
+def unused(results: List[Tuple[str, str]]) -> List[str]:
+    """Entries of ``PASSES_UNPATCHED`` that named no passing test this time (a suite not
+    installed here, or a test that now fails unpatched): reported, not failed."""
+    used = {allowed(t) for t, outcome in results if outcome == "passed"}
+    return [p for p in PASSES_UNPATCHED if p not in used]
 
 
 def main() -> int:
@@ -106,6 +126,8 @@ def main() -> int:
         for junit in sorted(sites.glob("*.xml")):
             results += outcomes(junit, prefix=f"site {junit.stem}: ")
         problems = check(results)
+        for pattern in unused(results):
+            print(f"patch-off check: PASSES_UNPATCHED's {pattern!r} named no passing test")
         counts = {o: sum(1 for _, x in results if x == o) for o in ("failed", "passed", "skipped")}
         print(f"patch-off check: {counts['failed']} failed, {counts['passed']} passed (all "
               f"named in PASSES_UNPATCHED), {counts['skipped']} skipped, "
