@@ -1,12 +1,12 @@
 """Run the compatibility matrix with nox and write RESULTS.md; exit non-zero if any cell failed.
 
-    python compat_matrix/run.py                  # every cell, two at a time
+    python compat_matrix/run.py                  # every cell, three at a time
     python compat_matrix/run.py --cell celery-4.4 # one cell
     python compat_matrix/run.py --jobs 1         # one cell at a time
     python compat_matrix/run.py --write-workflow # regenerate .github/workflows/ci.yml
 
 The tests wait on workers and brokers far more than they compute, so cells run side by side
-(each has its own queues, databases and files); the cells with the most site suites start first.
+(each has its own queues, databases and files); the longest (last time) start first.
 Each cell's output goes to compat_matrix/.cache/<cell>.log, printed when a cell fails.
 """
 
@@ -61,10 +61,22 @@ def run_cell(name: str) -> dict:
 _PRINT = threading.Lock()
 
 
+def last_times() -> dict:
+    """Each cell's time in the last RESULTS.md (the longest start first)."""
+    times = {}
+    if RESULTS.exists():
+        for line in RESULTS.read_text().splitlines():
+            parts = [p.strip() for p in line.split("|")]
+            if len(parts) > 12 and parts[-2].endswith(" s"):
+                times[parts[1]] = float(parts[-2][:-2])
+    return times
+
+
 def run_cells(names: list, jobs: int) -> list:
-    """Run ``names``, ``jobs`` at a time, the heaviest first; results in matrix order."""
-    weight = {c["name"]: len(c.get("require_sites", [])) for c in cells.load()}
-    pending = sorted(names, key=lambda n: -weight.get(n, 0))
+    """Run ``names``, ``jobs`` at a time, the longest last time first; results in matrix order."""
+    times = last_times()
+    sites = {c["name"]: len(c.get("require_sites", [])) for c in cells.load()}
+    pending = sorted(names, key=lambda n: (-times.get(n, 0), -sites.get(n, 0)))
     results = {}
 
     def worker() -> None:
@@ -109,7 +121,7 @@ def write_results(results: list, total_seconds: float) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cell", action="append", help="run only these cells")
-    parser.add_argument("--jobs", type=int, default=2, help="cells run at once (default 2)")
+    parser.add_argument("--jobs", type=int, default=3, help="cells run at once (default 3)")
     parser.add_argument("--write-workflow", action="store_true")
     args = parser.parse_args()
     if args.write_workflow:

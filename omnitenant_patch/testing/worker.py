@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +26,8 @@ class CeleryWorker:
 
     ``pool`` and ``concurrency`` are the worker's ``-P``/``-c``; ``env`` is added to
     this process's environment; the log goes to ``log_path`` (by default a temporary file,
-    deleted at ``stop()``; ``log_text()`` still answers). ``stop()`` sends SIGTERM to the
+    deleted at ``stop()``; ``log_text()`` still answers), and the worker's temporary files to a
+    folder of its own, removed at ``stop()``. ``stop()`` sends SIGTERM to the
     worker's own process group (its pid, never a name), then SIGKILL if it has not exited
     after ``grace`` seconds.
     """
@@ -48,6 +50,7 @@ class CeleryWorker:
             os.close(descriptor)
             log_path = Path(name)
         self.log_path = Path(log_path)
+        self._tmp: Optional[str] = None  # the worker's TMPDIR, removed at stop()
         self.loglevel = loglevel
         self.grace = grace
         self.process: Optional[subprocess.Popen] = None
@@ -65,17 +68,21 @@ class CeleryWorker:
         """Start the worker and wait until it logs that it is ready; ``prefix`` runs it under
         another command (valgrind, say)."""
         self._final_log = None
+        # Its own temporary folder: what a killed worker leaves there (billiard's pymp-*) goes
+        # with it at stop().
+        self._tmp = tempfile.mkdtemp(prefix="celery-worker-tmp-")
         log = open(self.log_path, "wb")
         try:
             self.process = subprocess.Popen(
-                [*prefix, *self.command()], env=self.env, cwd=self.cwd, stdout=log,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                [*prefix, *self.command()], env=dict(self.env, TMPDIR=self._tmp), cwd=self.cwd,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         finally:
             log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                self.stop()  # its temporary folder
                 raise WorkerError(f"celery worker ({self.app}) exited at start:\n{self.log_tail()}")
             if b" ready." in self.log_path.read_bytes():
                 return self
@@ -95,6 +102,9 @@ class CeleryWorker:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
         if self._own_log and self._final_log is None:
             self._final_log = self.log_text()
             self.log_path.unlink(missing_ok=True)
