@@ -73,10 +73,10 @@ def last_times() -> dict:
 
 
 def run_cells(names: list, jobs: int) -> list:
-    """Run ``names``, ``jobs`` at a time, the longest last time first; results in matrix order."""
+    """Run ``names``, ``jobs`` at a time, the longest last time first (a cell not in the last
+    results before them); results in matrix order."""
     times = last_times()
-    sites = {c["name"]: len(c.get("require_sites", [])) for c in cells.load()}
-    pending = sorted(names, key=lambda n: (-times.get(n, 0), -sites.get(n, 0)))
+    pending = sorted(names, key=lambda n: -times.get(n, float("inf")))
     results = {}
 
     def worker() -> None:
