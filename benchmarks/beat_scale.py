@@ -40,7 +40,7 @@ import time
 from datetime import datetime
 
 import scale_common as sc
-from scale_common import PREFIX, harness
+from scale_common import PREFIX
 
 SECTION = "beat"
 SCHEDULERS = {
@@ -247,12 +247,9 @@ def main() -> int:
     parser.add_argument("--check", default="TenantScheduler",
                         help="schedulers whose tenant tasks are drained and counted after beat")
     args = parser.parse_args()
-    for service in ("redis", "postgres"):
-        if not harness.reachable(service):
-            print(f"{service} is not reachable", file=sys.stderr)
-            return 2
-    sc.setup()
-    try:
+    if not sc.services_up("redis", "postgres"):
+        return 2
+    with sc.site():
         created = sc.create_tenants(args.tenants)
         results = {}
         for kind in args.schedulers.split(","):
@@ -267,14 +264,8 @@ def main() -> int:
         for kind, r in results.items():
             if r["late_over_1s"] or not r["periods"]:
                 print(f"\n--- {kind}: tail of beat's log ---\n{r['log_tail']}", file=sys.stderr)
-    finally:
-        sc.drop_database()
-        sc.delete_run_keys()
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    finally:
-        sc.remove_scratch()
+    sc.run_main(main)

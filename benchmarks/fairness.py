@@ -28,12 +28,11 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import time
 from typing import Dict, List, Optional
 
 import scale_common as sc
-from scale_common import AMQP_URL, HERE, PREFIX, harness
+from scale_common import AMQP_URL, HERE, PREFIX
 
 FAIRNESS_MD = HERE / "FAIRNESS.md"
 FLOODER = "tenant-a"
@@ -366,15 +365,12 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=240.0, help="per run, for the drain")
     parser.add_argument("--plot", help="write the plot here (PNG)")
     args = parser.parse_args()
-    for service in ("redis", "postgres", "amqp"):
-        if not harness.reachable(service):
-            print(f"{service} is not reachable", file=sys.stderr)
-            return 2
+    if not sc.services_up("redis", "postgres", "amqp"):
+        return 2
     specs = [f"{b}:{s}:" for b in args.brokers.split(",") for s in (0, args.shards)]
     specs += [s for s in args.extra.split(",") if s]
     configs = [Config(spec) for spec in specs]
-    sc.setup(cache=True)
-    try:
+    with sc.site(cache=True):
         from testproj.tenants.models import Tenant
 
         Tenant.objects.bulk_create([Tenant(tenant_id=t, name=t)
@@ -396,14 +392,8 @@ def main() -> int:
         print(text)
         if args.plot:
             plot(args.plot, configs, results, args)
-    finally:
-        sc.drop_database()
-        sc.delete_run_keys()
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    finally:
-        sc.remove_scratch()
+    sc.run_main(main)

@@ -36,7 +36,7 @@ import threading
 import time
 
 import scale_common as sc
-from scale_common import PREFIX, harness
+from scale_common import PREFIX
 
 SECTION = "scale"
 
@@ -405,12 +405,9 @@ def main() -> int:
                              "(one of --fan-out; about 5 times slower)")
     parser.add_argument("--skip", default="", help="parts to leave out: a,b,c (development)")
     args = parser.parse_args()
-    for service in ("redis", "postgres"):
-        if not harness.reachable(service):
-            print(f"{service} is not reachable", file=sys.stderr)
-            return 2
-    sc.setup()
-    try:
+    if not sc.services_up("redis", "postgres"):
+        return 2
+    with sc.site():
         created = sc.create_tenants(args.tenants)
         memory, queries, fan = {}, {}, {}
         if "a" not in args.skip:
@@ -444,14 +441,8 @@ def main() -> int:
         sc.write_section(sc.SCALE_MD, SECTION, "## Thousands of tenants (`scale.py`)\n\n" + text,
                          "Scale benchmarks")
         print(text)
-    finally:
-        sc.drop_database()
-        sc.delete_run_keys()
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    finally:
-        sc.remove_scratch()
+    sc.run_main(main)

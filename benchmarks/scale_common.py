@@ -5,12 +5,13 @@ database, this run's Redis keys in db 12, the queues)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, List
+from typing import Callable, Iterable, Iterator, List
 
 from common import HERE, REDIS_URL, ROOT, TMP, harness
 
@@ -87,6 +88,34 @@ def setup(cache: bool = True) -> None:
 
     for connection in connections.all():
         connection.close()
+
+
+@contextlib.contextmanager
+def site(cache: bool = True) -> Iterator[None]:
+    """``setup()``; at the end, this run's database and Redis keys are gone."""
+    setup(cache)
+    try:
+        yield
+    finally:
+        drop_database()
+        delete_run_keys()
+
+
+def services_up(*services: str) -> bool:
+    """Whether every service named is reachable (says which is not)."""
+    for service in services:
+        if not harness.reachable(service):
+            print(f"{service} is not reachable", file=sys.stderr)
+            return False
+    return True
+
+
+def run_main(main: Callable[[], int]) -> None:
+    """A benchmark's entry point: its exit status, and this process's scratch removed."""
+    try:
+        sys.exit(main())
+    finally:
+        remove_scratch()
 
 
 def tenant_ids(n: int, start: int = 0) -> List[str]:
