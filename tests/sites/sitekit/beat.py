@@ -89,12 +89,17 @@ def _wait(site: Any, what: str, condition: Any, timeout: float = 60) -> None:
         pytest.fail(str(exc), pytrace=False)
 
 
-@pytest.mark.parametrize("scheduler", list(SCHEDULERS))
-def test_each_entry_runs_in_the_tenants_it_names_judged_by_rows(site, beat_worker, scheduler):
+# beat's own CONN_MAX_AGE: the database schedulers read their rows over a connection that
+# persists from sync to sync with 60
+@pytest.mark.parametrize("scheduler,conn_max_age", [*((s, "0") for s in SCHEDULERS),
+                                                    ("django-celery-beat", "60"),
+                                                    ("tenant-database", "60")])
+def test_each_entry_runs_in_the_tenants_it_names_judged_by_rows(site, beat_worker, scheduler,
+                                                                conn_max_age):
     label = f"beat-{scheduler}-{uuid.uuid4().hex[:6]}"
     one, *others = site.fanned_out
-    with running_beat(site, beat_worker, scheduler, SITE_BEAT_LABEL=label,
-                      SITE_BEAT_ONE=one) as beat:
+    with running_beat(site, beat_worker, scheduler, SITE_BEAT_LABEL=label, SITE_BEAT_ONE=one,
+                      SITE_CONN_MAX_AGE=conn_max_age) as beat:
         # until every entry ran where it should, or beat sent it ten times (then it never will)
         _wait(site, f"every entry to run under {scheduler}",
               lambda: all(f"{label}:every" in rows for rows in _labelled(site, label).values())
@@ -124,13 +129,15 @@ def _own_rows(site: Any, label: str, names: Dict[str, str]) -> None:
                                      "args": json.dumps([f"{label}:own:{tenant_id}"])})
 
 
-def test_each_tenants_own_rows_run_in_that_tenant_and_changes_are_seen(site, beat_worker):
+@pytest.mark.parametrize("conn_max_age", ["0", "60"])
+def test_each_tenants_own_rows_run_in_that_tenant_and_changes_are_seen(site, beat_worker,
+                                                                       conn_max_age):
     label = f"own-{uuid.uuid4().hex[:6]}"
     first, second = site.fanned_out[:2]
     _own_rows(site, label, {t: "nightly" for t in (first, second)})  # one name, two tenants
     try:
         with running_beat(site, beat_worker, "tenant-database", SITE_BEAT_LABEL=label,
-                          SITE_BEAT_ONE=first) as beat:
+                          SITE_BEAT_ONE=first, SITE_CONN_MAX_AGE=conn_max_age) as beat:
             def ran(tenant_id: str, text: str) -> int:
                 return _labelled(site, label)[tenant_id].count(text)
 
@@ -167,29 +174,40 @@ def test_each_tenants_own_rows_run_in_that_tenant_and_changes_are_seen(site, bea
                 site.remove(tenant_id, text)
 
 
-def test_noticing_changes_costs_the_same_queries_however_many_tenants(site):
+@pytest.mark.parametrize("conn_max_age", [0, 60])
+def test_noticing_changes_costs_the_same_queries_however_many_tenants(site, conn_max_age):
     from celery import current_app
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from omnitenant_patch.beat import TenantDatabaseScheduler
 
+    connection.close()  # the next connection lives CONN_MAX_AGE
+    saved = connection.settings_dict["CONN_MAX_AGE"]
+    connection.settings_dict["CONN_MAX_AGE"] = conn_max_age
     scheduler = TenantDatabaseScheduler(app=current_app, lazy=True)
-    scheduler.schedule_changed()
-    with CaptureQueriesContext(connection) as before:
-        scheduler.schedule_changed()
-    added = site.add_tenants(3)
     try:
         scheduler.schedule_changed()
-        with CaptureQueriesContext(connection) as after:
+        with CaptureQueriesContext(connection) as before:
             scheduler.schedule_changed()
+        added = site.add_tenants(3)
+        try:
+            scheduler.schedule_changed()
+            with CaptureQueriesContext(connection) as after:
+                scheduler.schedule_changed()
+        finally:
+            site.drop_tenants(added)
     finally:
-        site.drop_tenants(added)
-    def reads(queries: Any) -> List[str]:  # django-tenants sets search_path before each cursor
+        connection.close()
+        connection.settings_dict["CONN_MAX_AGE"] = saved
+    def reads(queries: Any) -> List[str]:
+        # Not reads: django-tenants sets search_path before each cursor, and django-celery-beat
+        # commits at every sync (a COMMIT Django logs when the connection is still open:
+        # CONN_MAX_AGE > 0).
         return [q["sql"][:60] for q in queries.captured_queries
-                if not q["sql"].startswith("SET search_path")]
+                if not q["sql"].startswith(("SET search_path", "COMMIT"))]
 
-    assert len(before) == len(after)
+    assert len(before) == len(after)  # round trips, search_path included
     assert len(reads(before)) == len(reads(after)) == 3, reads(after)
 
 
