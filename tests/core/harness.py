@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -167,6 +168,25 @@ class Worker:
             )
         finally:
             log.close()
+
+    def stop_beat(self, beat: subprocess.Popen, name: str, timeout: float = 20) -> None:
+        """Stop a beat as its service manager would (SIGTERM); one still running ``timeout``
+        seconds later writes its threads' stacks to its log (SIGUSR2: testproj.celery_app), is
+        killed, and the test fails."""
+        if beat.poll() is not None:
+            return
+        os.killpg(beat.pid, signal.SIGTERM)
+        try:
+            beat.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(beat.pid, signal.SIGUSR2)
+            try:
+                beat.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                os.killpg(beat.pid, signal.SIGKILL)
+                beat.wait(timeout=30)
+            pytest.fail(f"beat did not stop within {timeout:.0f} s of SIGTERM; its log:\n"
+                        f"{self.beat_log(name)[-6000:]}", pytrace=False)
 
     def beat_log(self, name: str) -> str:
         return (self.tmp / f"beat-{name}.log").read_text(errors="replace")

@@ -3,8 +3,6 @@ site may run: Celery's own, omnitenant_patch's, django-celery-beat's, and omnite
 django-celery-beat. Each entry is judged by the tenants its task observed (rows it wrote)."""
 
 import importlib.util
-import os
-import signal
 import uuid
 
 import pytest
@@ -46,10 +44,6 @@ def _run_beat(worker, scheduler, label):
                              OMNITENANT_TEST_BEAT_SCHEDULER=SCHEDULERS[scheduler])
 
 
-def _stop(beat):
-    if beat.poll() is None:
-        os.killpg(beat.pid, signal.SIGTERM)
-        beat.wait(timeout=20)
 
 
 @pytest.mark.worker
@@ -84,7 +78,7 @@ def test_every_entry_runs_in_the_tenants_it_names(scheduler, half_made, beat_wor
             what=f"every entry to run under {scheduler}: {seen()}\n"
                  f"{beat_worker.beat_log(label)[-3000:]}")
     finally:
-        _stop(beat)
+        beat_worker.stop_beat(beat, label)
     assert seen() == expected, beat_worker.beat_log(label)[-3000:]
 
 
@@ -96,7 +90,7 @@ def test_beat_refuses_to_start_with_a_wrong_tenant_key(beat_worker):
     try:
         assert beat.wait(timeout=30) != 0
     finally:
-        _stop(beat)
+        beat_worker.stop_beat(beat, label)
     log = beat_worker.beat_log(label)
     assert "beat refuses to start" in log and "'nonsense'" in log and "wrong-entry" in log
 

@@ -1,4 +1,7 @@
+import faulthandler
 import os
+import signal
+import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "testproj.settings")
 
@@ -11,6 +14,9 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.imports = ["testproj.tasks"]
 app.register_task(ClassBased())
 
+
+if "beat" in sys.argv:  # the tests' beat writes its threads' stacks on SIGUSR2 (a stuck stop)
+    faulthandler.register(signal.SIGUSR2, all_threads=True)
 
 if os.environ.get("OMNITENANT_TEST_COUNT_QUERIES") == "1":
     from testproj import query_counter
